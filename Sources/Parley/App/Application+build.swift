@@ -1,0 +1,100 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// Builds the whole Parley server: storage (migrated), keys, routes and middleware.
+///
+/// `parley serve` and every test call this one function, so what is tested is what runs.
+///
+/// ```swift
+/// let app = try await buildApplication(ParleyConfig(environment: ProcessInfo.processInfo.environment))
+/// try await app.runService()
+/// ```
+///
+/// - Parameters:
+///   - config: the settings; `dataDirectory` is created (mode 0700) if missing.
+///   - clock: the wall clock for token lifetimes and rate limits; tests pass one they can move.
+///   - logger: where logs go. Wrap custom handlers in `RedactingLogHandler`.
+/// - Throws: `ConfigError` for unusable settings, `SecretBoxError` for a bad `master.key`, and
+///   storage errors when the database cannot be opened or migrated. Nothing listens until all
+///   of that succeeded.
+public func buildApplication(
+    _ config: ParleyConfig,
+    clock: WallClock = .system,
+    logger: Logger? = nil
+) async throws -> some ApplicationProtocol {
+    let logger = logger ?? Logger(label: "parley") { RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: $0)) }
+    let services = try await ParleyServices.start(config, clock: clock, logger: logger)
+    let router = buildRouter(services)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Parley"),
+        onServerRunning: { channel in
+            logger.info(
+                "parley is listening",
+                metadata: ["parley.address": "\(channel.localAddress?.description ?? "?")", "parley.public_url": "\(config.publicURL)"])
+        },
+        logger: logger
+    )
+}
+
+/// The routes, by audience, each group behind the authentication it needs.
+func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
+    let router = Router(context: ParleyRequestContext.self)
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: ResponseHeadersMiddleware())
+    router.add(middleware: CORSMiddleware())
+    router.add(middleware: ErrorMiddleware())
+
+    PublicRoutes(services: services).register(on: router)
+
+    let apiKeyAuthenticator = APIKeyAuthenticator(
+        credentials: services.stores.credentials,
+        environmentAdminKeyHash: services.config.adminKey.map(Digest256.sha256),
+        clock: services.clock)
+
+    let issuance = router.group().add(middleware: apiKeyAuthenticator).group(context: IssuerRequestContext.self)
+    TokenRoutes(services: services).register(on: issuance)
+
+    let admin = router.group("/admin/v1").add(middleware: apiKeyAuthenticator).group(context: AdminRequestContext.self)
+    AdminWorkspaceRoutes(services: services).register(on: admin)
+    AdminKeyRoutes(services: services).register(on: admin)
+    AdminBotRoutes(services: services).register(on: admin)
+
+    let chat = router.group("/v1")
+        .add(middleware: EmbedTokenAuthenticator(tokens: services.tokens, publicOrigin: services.config.publicOrigin))
+        .group(context: EmbedRequestContext.self)
+    SessionRoutes(services: services).register(on: chat)
+
+    return router
+}
+
+extension ParleyServices {
+    /// Opens storage and loads keys: everything that must succeed before the server listens.
+    static func start(_ config: ParleyConfig, clock: WallClock, logger: Logger) async throws -> ParleyServices {
+        if let adminKey = config.adminKey {
+            guard let secret = APIKeySecret(parsing: adminKey), secret.kind == .admin else {
+                throw ConfigError(variable: "PARLEY_ADMIN_KEY", reason: "must be sk_admin_ followed by 32 base62 characters")
+            }
+        }
+        try FileManager.default.createDirectory(
+            at: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let secretBox = try SecretBox.loadOrCreateMasterKey(at: config.masterKeyURL)
+        let database = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
+        let stores = Stores.sqlite(database)
+        let keyRing = SigningKeyRing(store: stores.signingKeys, secretBox: secretBox, clock: clock, logger: logger)
+        try await keyRing.load()
+        let issuer = config.publicURL.absoluteString.hasSuffix("/")
+            ? String(config.publicURL.absoluteString.dropLast()) : config.publicURL.absoluteString
+        return ParleyServices(
+            config: config,
+            database: database,
+            stores: stores,
+            secretBox: secretBox,
+            keyRing: keyRing,
+            tokens: EmbedTokenService(stores: stores, keyRing: keyRing, issuer: issuer, clock: clock),
+            mintLimiter: RateLimiter(clock: clock),
+            clock: clock,
+            logger: logger)
+    }
+}

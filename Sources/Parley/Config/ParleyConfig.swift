@@ -1,0 +1,137 @@
+import Foundation
+import Logging
+
+/// Every setting Parley reads, with its `PARLEY_*` environment name and default in one place.
+///
+/// The CLI overlays its flags on top of `init(environment:)`; tests build one directly. Nothing
+/// else in the library reads the environment.
+public struct ParleyConfig: Sendable {
+    /// How hard SQLite works to survive a power cut. `full` fsyncs the WAL on every commit;
+    /// `normal` can lose the last commits on power loss (never on a process crash) and is faster.
+    public enum Durability: String, Sendable, CaseIterable {
+        case full
+        case normal
+    }
+
+    public var host: String
+    public var port: Int
+    /// Holds `parley.sqlite` and `master.key` (mode 0600).
+    public var dataDirectory: URL
+    /// The URL browsers use to reach Parley; its origin is always allowed to call the chat API,
+    /// and it is the `iss` of every embed token.
+    public var publicURL: URL
+    /// Optional operator key from the environment; compared by hash, never stored.
+    public var adminKey: String?
+    public var allowPrivateUpstreams: Bool
+    public var durability: Durability
+    /// How long a writer waits on a locked database before answering 503 `unavailable`.
+    public var busyTimeout: Duration
+    public var logLevel: Logger.Level
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        dataDirectory: URL = URL(fileURLWithPath: "data"),
+        publicURL: URL? = nil,
+        adminKey: String? = nil,
+        allowPrivateUpstreams: Bool = false,
+        durability: Durability = .full,
+        busyTimeout: Duration = .seconds(5),
+        logLevel: Logger.Level = .info
+    ) {
+        self.host = host
+        self.port = port
+        self.dataDirectory = dataDirectory
+        self.publicURL = publicURL ?? URL(string: "http://\(host):\(port)")!
+        self.adminKey = adminKey
+        self.allowPrivateUpstreams = allowPrivateUpstreams
+        self.durability = durability
+        self.busyTimeout = busyTimeout
+        self.logLevel = logLevel
+    }
+
+    /// Reads the documented `PARLEY_*` variables; anything unset keeps its default.
+    ///
+    /// - Throws: `ConfigError` naming the variable whose value cannot be used.
+    public init(environment: [String: String]) throws {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        let host = value("PARLEY_HOST") ?? "127.0.0.1"
+        var port = 8080
+        if let raw = value("PARLEY_PORT") {
+            guard let parsed = Int(raw), (0...65535).contains(parsed) else {
+                throw ConfigError(variable: "PARLEY_PORT", reason: "must be a port number, got \(raw)")
+            }
+            port = parsed
+        }
+        var publicURL: URL?
+        if let raw = value("PARLEY_PUBLIC_URL") {
+            guard let url = URL(string: raw), url.scheme == "http" || url.scheme == "https", url.host != nil else {
+                throw ConfigError(variable: "PARLEY_PUBLIC_URL", reason: "must be an absolute http(s) URL")
+            }
+            publicURL = url
+        }
+        var durability = Durability.full
+        if let raw = value("PARLEY_SQLITE_SYNCHRONOUS") {
+            guard let parsed = Durability(rawValue: raw.lowercased()) else {
+                throw ConfigError(variable: "PARLEY_SQLITE_SYNCHRONOUS", reason: "must be full or normal")
+            }
+            durability = parsed
+        }
+        var logLevel = Logger.Level.info
+        if let raw = value("PARLEY_LOG_LEVEL") {
+            guard let parsed = Logger.Level(rawValue: raw.lowercased()) else {
+                throw ConfigError(variable: "PARLEY_LOG_LEVEL", reason: "must be trace, debug, info, notice, warning or error")
+            }
+            logLevel = parsed
+        }
+        self.init(
+            host: host,
+            port: port,
+            dataDirectory: URL(fileURLWithPath: value("PARLEY_DATA_DIR") ?? "data"),
+            publicURL: publicURL,
+            adminKey: value("PARLEY_ADMIN_KEY"),
+            allowPrivateUpstreams: ["1", "true", "yes", "on"].contains(value("PARLEY_ALLOW_PRIVATE_UPSTREAMS")?.lowercased() ?? ""),
+            durability: durability,
+            logLevel: logLevel
+        )
+    }
+
+    var databaseURL: URL { dataDirectory.appendingPathComponent("parley.sqlite") }
+    var masterKeyURL: URL { dataDirectory.appendingPathComponent("master.key") }
+
+    /// `scheme://host[:port]` of `publicURL`, as browsers send it in `Origin`.
+    var publicOrigin: String { Origin.normalized(publicURL) ?? publicURL.absoluteString }
+}
+
+public struct ConfigError: Error, CustomStringConvertible {
+    public var variable: String
+    public var reason: String
+    public var description: String { "\(variable) \(reason)" }
+}
+
+/// Web origins, compared the way browsers serialize them (RFC 6454): lowercase scheme and host,
+/// default ports dropped, no path.
+enum Origin {
+    static func normalized(_ url: URL) -> String? {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+            let host = url.host?.lowercased(), !host.isEmpty
+        else { return nil }
+        let defaultPort = scheme == "https" ? 443 : 80
+        if let port = url.port, port != defaultPort {
+            return "\(scheme)://\(host):\(port)"
+        }
+        return "\(scheme)://\(host)"
+    }
+
+    /// Accepts only a bare origin (`https://app.example.com[:port]`): no path, query, user info
+    /// or fragment, so an allow-list entry means exactly one origin.
+    static func parseAllowListEntry(_ text: String) -> String? {
+        guard let url = URL(string: text), url.user == nil, url.query == nil, url.fragment == nil,
+            url.path.isEmpty || url.path == "/"
+        else { return nil }
+        return normalized(url)
+    }
+}

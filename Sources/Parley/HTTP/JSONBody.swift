@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import NIOCore
+
+/// Reading JSON request bodies and writing JSON responses, with the contract's error codes for
+/// every way a body can be wrong.
+enum JSONBody {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Decodes the body as `T`.
+    ///
+    /// - Throws: 415 `unsupported_media_type` without `Content-Type: application/json`; 413
+    ///   `payload_too_large` past `limit`; 400 `invalid_json` when it is not JSON; 400
+    ///   `invalid_request` with `param` when a field is missing or of the wrong type.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = RequestLimits.maxBodyBytes) async throws -> T {
+        guard isJSON(request.headers[.contentType]) else { throw ParleyError.unsupportedMediaType }
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
+            throw ParleyError.payloadTooLarge(limit: limit)
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw ParleyError.payloadTooLarge(limit: limit)
+        }
+        return try decode(type, from: Data(buffer.readableBytesView))
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        guard !data.isEmpty else { throw ParleyError.invalidJSON("The request body is empty; send a JSON object.") }
+        do {
+            return try decoder.decode(type, from: data)
+        } catch let error as DecodingError {
+            throw map(error)
+        }
+    }
+
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        return mediaType.lowercased() == "application/json"
+    }
+
+    /// Turns a `DecodingError` into the contract's shape, naming the field as a dotted path.
+    static func map(_ error: DecodingError) -> ParleyError {
+        func path(_ codingPath: [any CodingKey], _ last: (any CodingKey)? = nil) -> String {
+            (codingPath + (last.map { [$0] } ?? [])).reduce(into: "") { result, key in
+                if let index = key.intValue {
+                    result += "[\(index)]"
+                } else {
+                    result += result.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return .invalidJSON()
+        case .dataCorrupted(let context):
+            let param = path(context.codingPath)
+            return .invalidRequest("\(param) is not valid", param: param)
+        case .keyNotFound(let key, let context):
+            let param = path(context.codingPath, key)
+            return .invalidRequest("\(param) is required", param: param)
+        case .valueNotFound(_, let context):
+            let param = path(context.codingPath)
+            return .invalidRequest("\(param) must not be null", param: param)
+        case .typeMismatch(let expected, let context):
+            let param = path(context.codingPath)
+            if param.isEmpty { return .invalidRequest("The request body must be a JSON object.") }
+            return .invalidRequest("\(param) must be \(describe(expected))", param: param)
+        @unknown default:
+            return .invalidJSON()
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default:
+            String(describing: type).hasPrefix("Array") ? "an array" : "an object"
+        }
+    }
+
+    /// A JSON response with the given status.
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        let data = try encoder.encode(value)
+        var fields = headers
+        fields[.contentType] = "application/json"
+        fields[.contentLength] = String(data.count)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// A field of a PATCH body: left out, set to `null`, or set to a value.
+enum PatchField<Value: Sendable>: Sendable {
+    case absent
+    case null
+    case value(Value)
+
+    /// The new value given the current one.
+    func applied(to current: Value?) -> Value? {
+        switch self {
+        case .absent: current
+        case .null: nil
+        case .value(let value): value
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    func decodePatch<Value: Decodable & Sendable>(_ type: Value.Type, forKey key: Key) throws -> PatchField<Value> {
+        guard contains(key) else { return .absent }
+        if try decodeNil(forKey: key) { return .null }
+        return .value(try decode(type, forKey: key))
+    }
+}

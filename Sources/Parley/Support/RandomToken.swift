@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+
+/// Random identifiers and secrets.
+///
+/// Every character comes from `SystemRandomNumberGenerator`, which reads the kernel's CSPRNG
+/// (`getrandom(2)` on Linux), so ids cannot be guessed from earlier ones and secrets carry
+/// `length × log2(62)` bits (32 characters ≈ 190 bits).
+enum RandomToken {
+    static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+
+    /// `length` base62 characters, each drawn without modulo bias.
+    static func base62(_ length: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(length)
+        for _ in 0..<length {
+            bytes.append(alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))])
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A public id such as `ws_…`, `bot_…`, `conv_…`: the prefix and 20 base62 characters.
+    static func id(_ prefix: String) -> String {
+        prefix + base62(20)
+    }
+
+    static func isBase62(_ text: Substring) -> Bool {
+        text.utf8.allSatisfy(isBase62)
+    }
+
+    static func isBase62(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+    }
+}
+
+extension Data {
+    /// Compares two byte strings in time that depends only on their lengths, so a timing
+    /// observer learns nothing about where they differ.
+    func constantTimeEquals(_ other: Data) -> Bool {
+        guard count == other.count else { return false }
+        var difference: UInt8 = 0
+        for (left, right) in zip(self, other) {
+            difference |= left ^ right
+        }
+        return difference == 0
+    }
+
+    /// Base64url without padding (RFC 7515 §2), as JWK and JWT use it.
+    var base64URLEncoded: String {
+        base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    init?(base64URLEncoded text: some StringProtocol) {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        self.init(base64Encoded: base64)
+    }
+
+    var hexEncoded: String {
+        map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+enum Digest256 {
+    static func sha256(_ text: String) -> Data {
+        Data(SHA256.hash(data: Data(text.utf8)))
+    }
+}

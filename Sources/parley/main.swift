@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import Logging
+import Parley
+
+/// The `parley` command: flags and environment in, library calls out.
+@main
+struct ParleyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "Self-hosted embedded AI chat backend.",
+        subcommands: [Serve.self, Migrate.self, Admin.self, Keys.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Flags that override the `PARLEY_*` environment, shared by every subcommand.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Address to bind (PARLEY_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on (PARLEY_PORT, default 8080).") var port: Int?
+    @Option(help: "Folder for the database and master.key (PARLEY_DATA_DIR, default ./data).") var dataDir: String?
+    @Option(help: "URL browsers use to reach Parley (PARLEY_PUBLIC_URL).") var publicURL: String?
+    @Flag(help: "Allow provider URLs on private networks (PARLEY_ALLOW_PRIVATE_UPSTREAMS).") var allowPrivateUpstreams = false
+    @Option(help: "SQLite durability: full or normal (PARLEY_SQLITE_SYNCHRONOUS, default full).") var sqliteSynchronous: String?
+
+    func config() throws -> ParleyConfig {
+        var environment = ProcessInfo.processInfo.environment
+        if let host { environment["PARLEY_HOST"] = host }
+        if let port { environment["PARLEY_PORT"] = String(port) }
+        if let dataDir { environment["PARLEY_DATA_DIR"] = dataDir }
+        if let publicURL { environment["PARLEY_PUBLIC_URL"] = publicURL }
+        if allowPrivateUpstreams { environment["PARLEY_ALLOW_PRIVATE_UPSTREAMS"] = "true" }
+        if let sqliteSynchronous { environment["PARLEY_SQLITE_SYNCHRONOUS"] = sqliteSynchronous }
+        do {
+            return try ParleyConfig(environment: environment)
+        } catch let error as ConfigError {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP server until SIGTERM or SIGINT.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let config = try options.config()
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = config.logLevel
+            return RedactingLogHandler(wrapping: handler)
+        }
+        let app = try await buildApplication(config)
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        let applied = try OperatorTasks.migrate(try options.config())
+        print("schema is at \(applied.last ?? "nothing") (\(applied.count) migrations applied)")
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Operator credentials.", subcommands: [CreateKey.self])
+
+    struct CreateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-key", abstract: "Create an operator admin key (sk_admin_…) and print it once.")
+        @OptionGroup var options: ServerOptions
+        @Option(help: "A name to recognize the key by.") var name = "operator"
+
+        func run() async throws {
+            let created = try await OperatorTasks.createAdminKey(try options.config(), name: name)
+            print(created.key)
+            FileHandle.standardError.write(Data("created admin key \(created.id); it is shown only this once\n".utf8))
+        }
+    }
+}
+
+struct Keys: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed-token signing keys.", subcommands: [Rotate.self])
+
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start signing with a new Ed25519 key; the old one stays published until its tokens expire.")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let kid = try await OperatorTasks.rotateSigningKey(try options.config())
+            print("new signing key \(kid); running servers switch to it within 30 s")
+        }
+    }
+}
