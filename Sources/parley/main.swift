@@ -32,11 +32,20 @@ struct ServerOptions: ParsableArguments {
         if let publicURL { environment["PARLEY_PUBLIC_URL"] = publicURL }
         if allowPrivateUpstreams { environment["PARLEY_ALLOW_PRIVATE_UPSTREAMS"] = "true" }
         if let sqliteSynchronous { environment["PARLEY_SQLITE_SYNCHRONOUS"] = sqliteSynchronous }
+        let config: ParleyConfig
         do {
-            return try ParleyConfig(environment: environment)
+            config = try ParleyConfig(environment: environment)
         } catch let error as ConfigError {
             throw ValidationError(error.description)
         }
+        // Logs go to standard error, redacted, so standard output carries only results (a
+        // created key, a kid) that scripts can capture.
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = config.logLevel
+            return RedactingLogHandler(wrapping: handler)
+        }
+        return config
     }
 }
 
@@ -46,11 +55,6 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let config = try options.config()
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = config.logLevel
-            return RedactingLogHandler(wrapping: handler)
-        }
         let app = try await buildApplication(config)
         try await app.runService()
     }

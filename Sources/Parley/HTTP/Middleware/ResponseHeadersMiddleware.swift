@@ -20,7 +20,3 @@ struct ResponseHeadersMiddleware: RouterMiddleware {
         return response
     }
 }
-
-extension HTTPField.Name {
-    static let xContentTypeOptions = Self("X-Content-Type-Options")!
-}

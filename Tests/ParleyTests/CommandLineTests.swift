@@ -1,0 +1,146 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import JWTKit
+import Testing
+
+@testable import Parley
+
+/// The `parley` binary as an operator runs it, and the tasks behind its subcommands.
+@Suite struct CommandLineTests {
+    /// The debug binary `make test` builds before running the tests.
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["PARLEY_BINARY"] { return URL(fileURLWithPath: path) }
+        return StorageTests.packageRoot.appendingPathComponent(".build/debug/parley")
+    }
+
+    struct Run {
+        var status: Int32
+        /// Standard output: what scripts capture.
+        var standardOutput: String
+        var standardError: String
+        var output: String { standardOutput + standardError }
+    }
+
+    /// Runs `binary` with `arguments` in `directory` and waits for it.
+    static func run(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
+        let standardOutput = Pipe()
+        let standardError = Pipe()
+        process.standardOutput = standardOutput
+        process.standardError = standardError
+        try process.run()
+        // Both outputs are small; stdout is drained first, stderr fits in the pipe's buffer.
+        let output = standardOutput.fileHandleForReading.readDataToEndOfFile()
+        let errors = standardError.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, standardOutput: String(decoding: output, as: UTF8.self),
+            standardError: String(decoding: errors, as: UTF8.self))
+    }
+
+    static func scratchFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    @Test func aBinaryCopiedAloneStillMigrates() throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let copy = folder.appendingPathComponent("parley")
+        try FileManager.default.copyItem(at: Self.binary, to: copy)
+        let result = try Self.run(copy, ["migrate", "--data-dir", "state"], in: folder)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("0001_initial"))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("state/parley.sqlite").path))
+    }
+
+    @Test func createKeyPrintsAWorkingOperatorKeyOnce() async throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try Self.run(Self.binary, ["admin", "create-key", "--data-dir", "state", "--name", "ops"], in: folder)
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.standardOutput.split(separator: "\n").count == 1, "standard output is the key alone")
+        let key = try #require(result.standardOutput.split(separator: "\n").first.map(String.init))
+        #expect(result.standardError.contains("shown only this once"))
+        #expect(APIKeySecret(parsing: key)?.kind == .admin)
+
+        let server = TestServer(dataDirectory: folder.appendingPathComponent("state"))
+        try await server.run { api throws in
+            let response = try await api.request(.get, "/admin/v1/workspaces", as: .bearer(key))
+            #expect(response.status == .ok, "the stored key authenticates")
+        }
+    }
+
+    @Test func aBadSettingIsAClearErrorNotACrash() throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try Self.run(Self.binary, ["migrate"], in: folder, environment: ["PARLEY_PORT": "eighty"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("PARLEY_PORT"))
+    }
+
+    @Test func serveDrainsAndExitsZeroOnSIGTERM() async throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let port = Int.random(in: 20_000..<40_000)
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["serve", "--data-dir", "state", "--port", String(port)]
+        process.currentDirectoryURL = folder
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = pipe
+        try process.run()
+        var ready = false
+        for _ in 0..<100 where !ready {
+            try await Task.sleep(for: .milliseconds(100))
+            ready = (try? await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+                try await client.get("/readyz").status == .ok
+            }) ?? false
+        }
+        #expect(ready, "the server answered /readyz")
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+
+    @Test func rotatedKeysSignNewTokensWhileOldOnesStayValidAndPublished() async throws {
+        let server = TestServer()
+        try await server.run { api throws in
+            let tenant = try await Tenant.make(api)
+            let before = try await api.mint(key: tenant.key, workspace: tenant.workspace)
+            let newKid = try await OperatorTasks.rotateSigningKey(server.config, clock: server.clock.wallClock)
+            server.clock.advance(by: 31)  // the running server re-reads its keys every 30 s
+            let after = try await api.mint(key: tenant.key, workspace: tenant.workspace)
+
+            let kid = { (token: String) in
+                (try? JSONSerialization.jsonObject(with: Data(base64URLEncoded: token.split(separator: ".")[0])!) as? [String: Any])?["kid"]
+                    as? String
+            }
+            #expect(kid(after) == newKid)
+            #expect(kid(before) != newKid)
+            #expect(try await api.session(before).status == .ok, "tokens signed by the retired key still work")
+            #expect(try await api.session(after).status == .ok)
+
+            let jwks = try await api.request(.get, "/.well-known/jwks.json", as: .none)
+            let kids = Set(((jwks["keys"] as? [[String: Any]]) ?? []).compactMap { $0["kid"] as? String })
+            #expect(kids == Set([kid(before), kid(after)].compactMap { $0 }))
+            let verifier = JWTKeyCollection()
+            try await verifier.add(jwksJSON: jwks.text)
+            _ = try await verifier.verify(before, as: EmbedTokenClaims.self)
+            _ = try await verifier.verify(after, as: EmbedTokenClaims.self)
+
+            server.clock.advance(by: 3600)
+            let later = try await api.request(.get, "/.well-known/jwks.json", as: .none)
+            let laterKids = ((later["keys"] as? [[String: Any]]) ?? []).compactMap { $0["kid"] as? String }
+            #expect(laterKids == [newKid], "a retired key leaves the JWKS once its last token expired")
+        }
+    }
+}

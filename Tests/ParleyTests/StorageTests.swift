@@ -1,0 +1,74 @@
+import Foundation
+import GRDB
+import Testing
+
+@testable import Parley
+
+/// The SQLite file, its migrations and the group committer.
+@Suite struct StorageTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func temporaryDatabase() throws -> (ParleyDatabase, URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let database = try ParleyDatabase.open(at: folder.appendingPathComponent("parley.sqlite"), durability: .full, busyTimeout: .seconds(5))
+        return (database, folder)
+    }
+
+    @Test func everyMigrationFileIsEmbeddedInOrder() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.packageRoot.appendingPathComponent("Migrations").path)
+            .filter { $0.hasSuffix(".sql") }.sorted()
+        #expect(!files.isEmpty)
+        #expect(EmbeddedMigrations.all.map(\.identifier) == files.map { String($0.dropLast(4)) })
+        for name in files {
+            #expect(name.range(of: #"^\d{4}_[a-z0-9_]+\.sql$"#, options: .regularExpression) != nil, "\(name) follows NNNN_name.sql")
+        }
+    }
+
+    @Test func aNewDatabaseIsMigratedInWALWithForeignKeysAndRecordsIt() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(try database.appliedMigrations() == EmbeddedMigrations.all.map(\.identifier))
+        try await database.writer.read { db throws in
+            #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
+            #expect(try Int.fetchOne(db, sql: "PRAGMA foreign_keys") == 1)
+            #expect(try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2, "FULL by default")
+            for table in ["workspaces", "bots", "api_keys", "admin_keys", "signing_keys", "embed_tokens", "conversations",
+                          "messages", "feedback", "audit_events", "usage_daily"] {
+                #expect(try db.tableExists(table), "\(table)")
+            }
+        }
+        try database.migrate()
+        #expect(try database.appliedMigrations().count == EmbeddedMigrations.all.count, "migrating again changes nothing")
+    }
+
+    @Test func theGroupCommitterBatchesConcurrentWritesAndIsolatesFailures() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let committer = GroupCommitter(writer: database.writer)
+        let results = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<200 {
+                group.addTask {
+                    do {
+                        try await committer.write { db in
+                            // Every 50th write breaks a constraint: it alone must fail.
+                            let type = index % 50 == 0 ? nil : "test.event"
+                            try db.execute(
+                                sql: "INSERT INTO audit_events (type, actor, data, created_at) VALUES (?, 'test', '{}', ?)",
+                                arguments: [type, index])
+                        }
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(results.filter { $0 }.count == 196)
+        #expect(results.filter { !$0 }.count == 4)
+        let stored = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_events") }
+        #expect(stored == 196, "every acknowledged write is on disk, no failed one is")
+        #expect(await committer.largestBatch > 1, "concurrent writes shared a transaction")
+    }
+}
