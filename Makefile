@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` runs Parley, `make test` runs every test.
+# Both install what a fresh Debian machine lacks (scripts/install-deps.sh) first.
+
+SWIFT ?= swift
+PARLEY_BIN = .build/debug/parley
+
+.PHONY: deps build release test demo clean-data
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+# Swift tests (live server on loopback, real SQLite files, the real binary for CLI tests), then
+# the interoperability test with a standard JWT library.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
+
+demo: build
+	@./scripts/demo.sh $(PARLEY_BIN)
+
+clean-data:
+	rm -rf data
