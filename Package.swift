@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // libcurl's headers, with typed wrappers for its variadic calls.
@@ -31,6 +33,12 @@ let package = Package(
             name: "CCurl",
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        // A generic async HTTP client on libcurl's multi interface; knows nothing of Parley.
+        .target(
+            name: "CurlStream",
+            dependencies: ["CCurl", .product(name: "DequeModule", package: "swift-collections")],
+            swiftSettings: strict
         ),
         // Turns every file of Migrations/ into Swift source, so the binary carries its schema.
         .executableTarget(name: "MigrationEmbedder", swiftSettings: strict),
@@ -42,6 +50,7 @@ let package = Package(
         .target(
             name: "Parley",
             dependencies: [
+                "CurlStream",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -62,10 +71,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // A scriptable HTTP server on loopback, standing in for LLM providers in tests.
+        .target(
+            name: "TestUpstream",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types")],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CurlStreamTests",
+            dependencies: ["CurlStream", "TestUpstream"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ParleyTests",
             dependencies: [
                 "Parley",
+                "TestUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
