@@ -66,7 +66,7 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let applied = try OperatorTasks.migrate(try options.config())
-        print("schema is at \(applied.last ?? "nothing") (\(applied.count) migrations applied)")
+        print("schema is at \(applied.last ?? "nothing"); applied: \(applied.joined(separator: ", "))")
     }
 }
 

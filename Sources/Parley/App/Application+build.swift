@@ -1,3 +1,4 @@
+import CurlStream
 import Foundation
 import Hummingbird
 import Logging
@@ -65,6 +66,7 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
         .add(middleware: EmbedTokenAuthenticator(tokens: services.tokens, publicOrigin: services.config.publicOrigin))
         .group(context: EmbedRequestContext.self)
     SessionRoutes(services: services).register(on: chat)
+    ChatRoutes(services: services).register(on: chat)
 
     return router
 }
@@ -86,6 +88,16 @@ extension ParleyServices {
         try await keyRing.load()
         let issuer = config.publicURL.absoluteString.hasSuffix("/")
             ? String(config.publicURL.absoluteString.dropLast()) : config.publicURL.absoluteString
+        let chat = SQLiteChatStore(writer: database.writer)
+        let abandoned = try await chat.interruptAbandonedReplies(at: clock.nowMilliseconds)
+        if abandoned > 0 {
+            logger.warning("replies left streaming by the last run are now interrupted", metadata: ["parley.count": "\(abandoned)"])
+        }
+        let upstreamGuard = UpstreamGuard(allowPrivate: config.allowPrivateUpstreams)
+        let curl = CurlClient()
+        let generator = ReplyGenerator(
+            store: chat, provider: ProviderClient(http: curl, upstreamGuard: upstreamGuard), secretBox: secretBox, clock: clock,
+            logger: logger, providerOverride: config.providerOverride)
         return ParleyServices(
             config: config,
             database: database,
@@ -94,6 +106,11 @@ extension ParleyServices {
             keyRing: keyRing,
             tokens: EmbedTokenService(stores: stores, keyRing: keyRing, issuer: issuer, clock: clock),
             mintLimiter: RateLimiter(clock: clock),
+            messageLimiter: RateLimiter(clock: clock),
+            chat: chat,
+            hub: GenerationHub(store: chat, generator: generator, clock: clock, logger: logger),
+            upstreamGuard: upstreamGuard,
+            curl: curl,
             clock: clock,
             logger: logger)
     }

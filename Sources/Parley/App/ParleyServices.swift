@@ -1,3 +1,4 @@
+import CurlStream
 import Foundation
 import Logging
 
@@ -10,6 +11,11 @@ struct ParleyServices: Sendable {
     let keyRing: SigningKeyRing
     let tokens: EmbedTokenService
     let mintLimiter: RateLimiter
+    let messageLimiter: RateLimiter
+    let chat: any ChatStore
+    let hub: GenerationHub
+    let upstreamGuard: UpstreamGuard
+    let curl: CurlClient
     let clock: WallClock
     let logger: Logger
 
@@ -40,6 +46,17 @@ struct ParleyServices: Sendable {
     static func newViewSecret() -> String {
         var generator = SystemRandomNumberGenerator()
         return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).hexEncoded
+    }
+
+    /// Spends one of the user's messages for this minute.
+    ///
+    /// - Throws: 429 `rate_limited` with `Retry-After` past the workspace's `messages_per_minute`.
+    func checkMessageRate(workspace: WorkspaceRecord, userID: String) throws {
+        let perMinute = workspace.settings.messagesPerMinute
+        let limit = RateLimiter.Limit(ratePerSecond: Double(perMinute) / 60, burst: perMinute)
+        if case .limited(let retryAfter) = messageLimiter.acquire("\(workspace.id)\u{1F}\(userID)", limit: limit) {
+            throw ParleyError.rateLimited(retryAfter: retryAfter)
+        }
     }
 
     /// Spends one token of the caller's mint bucket.

@@ -27,6 +27,9 @@ public struct ParleyConfig: Sendable {
     /// How long a writer waits on a locked database before answering 503 `unavailable`.
     public var busyTimeout: Duration
     public var logLevel: Logger.Level
+    /// When set, every bot talks to this provider instead of its own (`parley demo` with
+    /// `OPENAI_API_KEY`).
+    public var providerOverride: ProviderOverride?
 
     public init(
         host: String = "127.0.0.1",
@@ -104,6 +107,21 @@ public struct ParleyConfig: Sendable {
 
     /// `scheme://host[:port]` of `publicURL`, as browsers send it in `Origin`.
     var publicOrigin: String { Origin.normalized(publicURL) ?? publicURL.absoluteString }
+}
+
+/// A provider that replaces every bot's own, for demos.
+public struct ProviderOverride: Sendable {
+    public var kind: ProviderKind
+    public var baseURL: String
+    public var apiKey: String?
+    public var model: String
+
+    public init(kind: ProviderKind, baseURL: String, apiKey: String?, model: String) {
+        self.kind = kind
+        self.baseURL = baseURL
+        self.apiKey = apiKey
+        self.model = model
+    }
 }
 
 public struct ConfigError: Error, CustomStringConvertible {

@@ -10,14 +10,13 @@ struct AccessLogMiddleware: RouterMiddleware {
         let started = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000
         context.logger.info(
             "request",
             metadata: [
                 "http.method": "\(request.method)",
                 "http.target": "\(Redaction.redactQuery(request.uri.description))",
                 "http.status": "\(response.status.code)",
-                "http.duration_ms": "\((milliseconds * 100).rounded() / 100)",
+                "http.duration_ms": "\(elapsed.wholeMilliseconds)",
             ])
         return response
     }

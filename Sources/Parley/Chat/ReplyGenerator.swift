@@ -1,0 +1,160 @@
+import Foundation
+import Logging
+
+/// Generates one reply: reads the history, calls the provider, streams the events into the run,
+/// saves the text as it grows and stores the outcome.
+struct ReplyGenerator: Sendable {
+    let store: any ChatStore
+    let provider: ProviderClient
+    let secretBox: SecretBox
+    let clock: WallClock
+    let logger: Logger
+    /// The longest the stored text of a streaming reply lags behind.
+    var flushInterval: Duration = .seconds(1)
+    /// How many recent messages are read to build the context; bounds the read however long
+    /// the conversation grows.
+    var historyLimit = 200
+    /// When set, replaces every bot's provider (`parley demo` with `OPENAI_API_KEY`).
+    var providerOverride: ProviderOverride?
+
+    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord) async {
+        var logger = self.logger
+        logger[metadataKey: "parley.message_id"] = .string(run.messageID)
+        logger[metadataKey: "parley.workspace_id"] = .string(run.workspaceID)
+        var message = pair.assistant
+        var text = ""
+        var usage: TokenUsage?
+        var finishReason: String?
+        var failure: ProviderFailure?
+        var lastFlush = ContinuousClock.now
+        let started = ContinuousClock.now
+        do {
+            try run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
+            try run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
+            let request = try await providerRequest(for: pair, bot: bot)
+            message.model = request.model
+            try await provider.stream(request, logger: logger) { event in
+                switch event {
+                case .delta(let delta):
+                    text += delta
+                    try run.append(.delta, ReplyPayload.Delta(messageID: message.id, delta: delta))
+                    if ContinuousClock.now - lastFlush >= flushInterval {
+                        lastFlush = .now
+                        try await store.flushReply(messageID: message.id, content: text, at: clock.nowMilliseconds)
+                    }
+                case .model(let model): message.model = model
+                case .usage(let reported): usage = reported
+                case .finish(let reason): finishReason = reason
+                }
+            }
+        } catch let error as ProviderFailure {
+            failure = error
+        } catch {
+            if !(error is CancellationError) && !run.cancelRequested {
+                logger.error("reply failed", metadata: ["parley.error": "\(String(reflecting: error))"])
+                failure = .upstream("The reply could not be generated.")
+            }
+        }
+        message.content = text
+        message.updatedAt = clock.nowMilliseconds
+        message.inputTokens = usage?.inputTokens ?? 0
+        message.outputTokens = usage?.outputTokens ?? Self.estimatedTokens(text)
+        if run.cancelRequested {
+            message.status = .cancelled
+            message.finishReason = "cancelled"
+        } else if let failure {
+            message.status = failure.code == .interrupted ? .interrupted : .failed
+            message.errorCode = failure.code.rawValue
+            logger.notice("reply ended with an error", metadata: ["parley.code": "\(failure.code.rawValue)"])
+        } else if finishReason != nil {
+            message.status = .complete
+            message.finishReason = finishReason
+        } else {
+            // Cancelled without a cancel request: the server is shutting down.
+            message.status = .interrupted
+            message.errorCode = ProviderFailure.Code.interrupted.rawValue
+        }
+        let final = message
+        // The outcome is stored even when this task was cancelled: run it in a task of its own.
+        let stored = await Task { [store] in
+            do {
+                try await store.finishReply(final)
+                return true
+            } catch {
+                return false
+            }
+        }.value
+        if !stored { logger.error("could not store the end of a reply; it will read as interrupted after restart") }
+        do {
+            try run.appendTerminal(for: final)
+        } catch {
+            logger.error("could not encode the terminal event", metadata: ["parley.error": "\(error)"])
+        }
+        logger.info(
+            "reply finished",
+            metadata: [
+                "parley.status": "\(final.status?.rawValue ?? "")", "parley.output_tokens": "\(final.outputTokens ?? 0)",
+                "parley.duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
+            ])
+    }
+
+    private func providerRequest(for pair: ReplyPair, bot: BotRecord) async throws -> ProviderRequest {
+        let history = try await store.recentHistory(conversationID: pair.user.conversationId, limit: historyLimit)
+        let messages = ContextWindow.select(
+            history: history.map { ProviderRequest.Message(role: $0.role == .user ? .user : .assistant, content: $0.content) },
+            systemPrompt: bot.systemPrompt, contextTokens: bot.contextTokens, maxOutputTokens: bot.maxOutputTokens)
+        var kind = bot.providerKind
+        var baseURL = bot.baseUrl
+        var apiKey = try bot.apiKeySealed.map {
+            String(decoding: try secretBox.unseal($0, label: ParleyServices.providerKeyLabel(bot.id)), as: UTF8.self)
+        }
+        var model = bot.model
+        if let override = providerOverride {
+            (kind, baseURL, apiKey, model) = (override.kind, override.baseURL, override.apiKey, override.model)
+        }
+        return ProviderRequest(
+            kind: kind, baseURL: baseURL, apiKey: apiKey, model: model, systemPrompt: bot.systemPrompt,
+            messages: messages, temperature: bot.temperature, maxOutputTokens: bot.maxOutputTokens,
+            endUser: Digest256.sha256("\(pair.user.workspaceId)\u{1F}\(pair.user.userId)").hexEncoded.prefix(32).description)
+    }
+
+    static func estimatedTokens(_ text: String) -> Int {
+        (text.utf8.count + 3) / 4
+    }
+
+    /// The contract's mid-stream codes, explained for people.
+    static func explanation(of code: String) -> String {
+        switch code {
+        case "upstream_timeout": "The model provider stopped answering."
+        case "upstream_rate_limited": "The model provider is rate-limiting requests; try again shortly."
+        case "provider_auth_failed": "The model provider refused this workspace's API key."
+        case "context_too_long": "This conversation is too long for the model; start a new one."
+        case "interrupted": "The reply was interrupted before it finished."
+        default: "The model provider failed."
+        }
+    }
+}
+
+/// Chooses the history a reply sends: the system prompt, then as many of the most recent
+/// messages as fit the bot's context budget (the newest always), oldest dropped first.
+enum ContextWindow {
+    /// A rough count that errs high for English (about four bytes a token), plus a little per
+    /// message for the role markup.
+    static func estimate(_ text: String) -> Int {
+        (text.utf8.count + 3) / 4 + 4
+    }
+
+    static func select(history: [ProviderRequest.Message], systemPrompt: String, contextTokens: Int, maxOutputTokens: Int)
+        -> [ProviderRequest.Message]
+    {
+        var budget = contextTokens - maxOutputTokens - (systemPrompt.isEmpty ? 0 : estimate(systemPrompt))
+        var chosen: [ProviderRequest.Message] = []
+        for message in history.reversed() {
+            let cost = estimate(message.content)
+            guard chosen.isEmpty || cost <= budget else { break }
+            chosen.append(message)
+            budget -= cost
+        }
+        return chosen.reversed()
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Synchronization
+
+/// The events of one reply while it is generated, and everyone following it.
+///
+/// Events are kept in order in memory, so a subscriber that joins late (another tab, a
+/// reconnect with `Last-Event-ID`) gets every event after the one it names exactly once, then
+/// the live ones. Appending and subscribing take the same lock, so no event can fall between a
+/// subscriber's replay and its live feed.
+final class ReplyRun: Sendable {
+    let messageID: String
+    let conversationID: String
+    let workspaceID: String
+    let userID: String
+
+    private struct State {
+        var events: [ReplyEvent] = []
+        var subscribers: [UUID: AsyncStream<ReplyEvent>.Continuation] = [:]
+        var isFinished = false
+        var cancelRequested = false
+        var task: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    init(messageID: String, conversationID: String, workspaceID: String, userID: String) {
+        self.messageID = messageID
+        self.conversationID = conversationID
+        self.workspaceID = workspaceID
+        self.userID = userID
+    }
+
+    var isFinished: Bool { state.withLock { $0.isFinished } }
+    var nextSeq: Int { state.withLock { $0.events.count } }
+    var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
+
+    /// Appends the next event and hands it to every subscriber; a terminal event ends them all.
+    func append(_ name: ReplyEvent.Name, _ payload: some Encodable) throws {
+        try state.withLock { state in
+            guard !state.isFinished else { return }
+            let event = try ReplyEvent(messageID: messageID, seq: state.events.count, name: name, payload: payload)
+            state.events.append(event)
+            for subscriber in state.subscribers.values { subscriber.yield(event) }
+            if event.isTerminal {
+                state.isFinished = true
+                for subscriber in state.subscribers.values { subscriber.finish() }
+                state.subscribers.removeAll()
+            }
+        }
+    }
+
+    /// Every event after `seq` (all of them for `nil`), then the live ones until the terminal
+    /// event. Dropping the stream unsubscribes.
+    func subscribe(after seq: Int?) -> AsyncStream<ReplyEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ReplyEvent.self)
+        let id = UUID()
+        state.withLock { state in
+            let start = max(0, (seq ?? -1) + 1)
+            if start < state.events.count {
+                for event in state.events[start...] { continuation.yield(event) }
+            }
+            if state.isFinished {
+                continuation.finish()
+            } else {
+                state.subscribers[id] = continuation
+            }
+        }
+        continuation.onTermination = { [weak self] _ in
+            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// The task generating this reply, so `cancel()` can stop it.
+    func attach(_ task: Task<Void, Never>) {
+        state.withLock { $0.task = task }
+    }
+
+    /// Asks the generating task to stop; the reply then ends `cancelled`.
+    func cancel() {
+        let task = state.withLock { state -> Task<Void, Never>? in
+            guard !state.isFinished else { return nil }
+            state.cancelRequested = true
+            return state.task
+        }
+        task?.cancel()
+    }
+}

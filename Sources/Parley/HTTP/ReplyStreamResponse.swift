@@ -1,0 +1,79 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import ServiceLifecycle
+import Synchronization
+
+/// Streams a reply's events to one HTTP client as `text/event-stream`.
+///
+/// The response follows the run, not the other way round: when the client goes away the write
+/// fails and only this subscription ends; the reply goes on. While nothing else is sent, a
+/// `: ping` comment goes out so no proxy closes an idle stream (at most `pingInterval` of
+/// silence). Every `checkInterval` the token is checked again, so a revoked token's stream ends
+/// within that time. Graceful shutdown ends the stream (the client resumes elsewhere).
+struct ReplyStreamResponse {
+    var pingInterval: Duration = .seconds(15)
+    var checkInterval: Duration = .seconds(5)
+
+    private enum Outbound: Sendable {
+        case event(ReplyEvent)
+        case tick
+        case end
+    }
+
+    /// - Parameters:
+    ///   - events: the subscription to forward (replayed events first, then live ones).
+    ///   - stillAuthorized: asked every `checkInterval`; `false` ends the stream.
+    func response(events: AsyncStream<ReplyEvent>, stillAuthorized: @escaping @Sendable () async -> Bool) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/event-stream"
+        headers[.cacheControl] = "no-cache"
+        headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
+        let pingInterval = self.pingInterval
+        let checkInterval = self.checkInterval
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody { writer in
+                let (mailbox, input) = AsyncStream.makeStream(of: Outbound.self)
+                try await withGracefulShutdownHandler {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for await event in events { input.yield(.event(event)) }
+                            input.yield(.end)
+                        }
+                        group.addTask {
+                            while true {
+                                try await Task.sleep(for: checkInterval)
+                                guard await stillAuthorized() else {
+                                    input.yield(.end)
+                                    return
+                                }
+                                input.yield(.tick)
+                            }
+                        }
+                        try await writer.write(ServerSentEventEncoder.buffer(ServerSentEventEncoder.preamble))
+                        var lastWrite = ContinuousClock.now
+                        loop: for await item in mailbox {
+                            switch item {
+                            case .event(let event):
+                                try await writer.write(ServerSentEventEncoder.buffer(ServerSentEventEncoder.frame(event)))
+                                lastWrite = .now
+                                if event.isTerminal { break loop }
+                            case .tick:
+                                if ContinuousClock.now - lastWrite >= pingInterval - checkInterval {
+                                    try await writer.write(ServerSentEventEncoder.buffer(ServerSentEventEncoder.ping))
+                                    lastWrite = .now
+                                }
+                            case .end:
+                                break loop
+                            }
+                        }
+                        group.cancelAll()
+                    }
+                } onGracefulShutdown: {
+                    input.yield(.end)
+                }
+                try await writer.finish(nil)
+            })
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// Anthropic's messages API (`POST {base}/messages`, `stream: true`).
+struct AnthropicAdapter: ProviderAdapter {
+    static let apiVersion = "2023-06-01"
+
+    func endpoint(baseURL: String) -> String { baseURL + "/messages" }
+
+    func headers(apiKey: String?) -> [(name: String, value: String)] {
+        var headers = [
+            (name: "Content-Type", value: "application/json"), (name: "Accept", value: "text/event-stream"),
+            (name: "anthropic-version", value: Self.apiVersion),
+        ]
+        if let apiKey { headers.append((name: "x-api-key", value: apiKey)) }
+        return headers
+    }
+
+    func body(for request: ProviderRequest) throws -> [UInt8] {
+        // The API wants strictly alternating turns that start with the user: merge neighbours of
+        // one role and drop a leading assistant turn.
+        var turns: [ProviderRequest.Message] = []
+        for message in request.messages {
+            if let last = turns.last, last.role == message.role {
+                turns[turns.count - 1].content += "\n\n" + message.content
+            } else {
+                turns.append(message)
+            }
+        }
+        if turns.first?.role == .assistant { turns.removeFirst() }
+        var body: [String: Any] = [
+            "model": request.model,
+            "messages": turns.map { ["role": $0.role.rawValue, "content": $0.content] },
+            "max_tokens": request.maxOutputTokens,
+            "stream": true,
+            "metadata": ["user_id": request.endUser],
+        ]
+        if !request.systemPrompt.isEmpty { body["system"] = request.systemPrompt }
+        if let temperature = request.temperature { body["temperature"] = min(temperature, 1) }
+        return Array(try JSONSerialization.data(withJSONObject: body))
+    }
+
+    func makeParser() -> Parser { Parser() }
+
+    struct Parser: ProviderStreamParser {
+        private(set) var isComplete = false
+        private var inputTokens = 0
+
+        mutating func parse(_ event: ServerSentEvent) throws(ProviderFailure) -> [ProviderEvent] {
+            guard let object = LooseJSON.object(event.data) else {
+                throw .upstream("The provider sent a chunk that is not JSON.")
+            }
+            let type = event.event ?? object["type"] as? String ?? ""
+            switch type {
+            case "message_start":
+                let message = object["message"] as? [String: Any]
+                inputTokens = (message?["usage"] as? [String: Any])?["input_tokens"] as? Int ?? 0
+                return (message?["model"] as? String).map { [.model($0)] } ?? []
+            case "content_block_delta":
+                guard let delta = object["delta"] as? [String: Any] else { throw .upstream("The provider sent a malformed delta.") }
+                if let text = delta["text"] as? String, !text.isEmpty { return [.delta(text)] }
+                return []
+            case "message_delta":
+                var events: [ProviderEvent] = []
+                if let reason = (object["delta"] as? [String: Any])?["stop_reason"] as? String {
+                    events.append(.finish(reason: reason))
+                }
+                if let output = (object["usage"] as? [String: Any])?["output_tokens"] as? Int {
+                    events.append(.usage(TokenUsage(inputTokens: inputTokens, outputTokens: output)))
+                }
+                return events
+            case "message_stop":
+                isComplete = true
+                return []
+            case "error":
+                let kind = (object["error"] as? [String: Any])?["type"] as? String
+                if kind == "overloaded_error" || kind == "rate_limit_error" {
+                    throw ProviderFailure(code: .upstreamRateLimited, message: "The provider is overloaded.")
+                }
+                throw .upstream("The provider reported an error mid-stream.")
+            default:
+                // content_block_start/stop, ping and future event types carry nothing we need.
+                return []
+            }
+        }
+    }
+}

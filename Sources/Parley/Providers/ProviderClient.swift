@@ -1,0 +1,169 @@
+import CurlStream
+import Foundation
+import Logging
+
+/// Streams one reply from a workspace's provider through `CurlClient`, with the contract's
+/// retry and error rules.
+///
+/// Retries happen only while nothing has reached the client: up to two for 5xx answers and
+/// connection failures (with jittered backoff), one for a 429 whose `Retry-After` is at most
+/// 5 s. A provider's error body is logged, truncated and with the key scrubbed, and never
+/// relayed.
+struct ProviderClient: Sendable {
+    let http: CurlClient
+    let upstreamGuard: UpstreamGuard
+    var timeouts = CurlTimeouts()
+    var maxErrorBodyBytes = 64 * 1024
+    var maxLineBytes = 1 << 20
+    /// Pauses between retries; tests may shorten them.
+    var backoff: @Sendable (Int) -> Duration = { attempt in
+        .milliseconds(Int.random(in: 150...350) * (1 << attempt))
+    }
+
+    /// Streams the reply to `request`, calling `emit` for each event in order.
+    ///
+    /// - Throws: `ProviderFailure` with the contract's code; `CancellationError` when the task
+    ///   is cancelled (the transfer is aborted).
+    func stream(_ request: ProviderRequest, logger: Logger, emit: (ProviderEvent) async throws -> Void) async throws {
+        var emitted = false
+        var serverRetries = 0
+        var rateLimitRetried = false
+        while true {
+            do {
+                try await attempt(request, logger: logger) { event in
+                    if case .delta = event { emitted = true }
+                    try await emit(event)
+                }
+                return
+            } catch let failure as ProviderFailure {
+                guard !emitted else { throw failure }
+                if failure.code == .upstreamRateLimited, !rateLimitRetried, let wait = failure.retryAfter, wait <= .seconds(5) {
+                    rateLimitRetried = true
+                    logger.notice("provider rate-limited; retrying once", metadata: ["parley.retry_after_ms": "\(wait.wholeMilliseconds)"])
+                    try await Task.sleep(for: wait)
+                    continue
+                }
+                if failure.retryable, serverRetries < 2 {
+                    serverRetries += 1
+                    logger.notice("provider failed; retrying", metadata: ["parley.attempt": "\(serverRetries)", "parley.code": "\(failure.code.rawValue)"])
+                    try await Task.sleep(for: backoff(serverRetries))
+                    continue
+                }
+                throw failure
+            }
+        }
+    }
+
+    private func attempt(_ request: ProviderRequest, logger: Logger, emit: (ProviderEvent) async throws -> Void) async throws {
+        let adapter = request.kind.adapter
+        let url = adapter.endpoint(baseURL: request.baseURL)
+        let resolve: [String]
+        switch await upstreamGuard.check(url) {
+        case .allowed(let pins): resolve = pins
+        case .forbidden(let reason):
+            logger.warning("provider URL refused", metadata: ["parley.reason": "\(reason)"])
+            throw ProviderFailure.upstream("The provider's address is not allowed.")
+        case .unresolvable:
+            throw ProviderFailure.upstream("The provider's host could not be resolved.", retryable: true)
+        }
+        let started = ContinuousClock.now
+        let response: CurlResponse
+        do {
+            response = try await http.execute(
+                CurlRequest(url: url, method: "POST", headers: adapter.headers(apiKey: request.apiKey), body: try adapter.body(for: request),
+                            timeouts: timeouts, resolve: resolve))
+        } catch let error as CurlError {
+            throw Self.failure(for: error)
+        }
+        guard (200..<300).contains(response.status) else {
+            let body = (try? await response.body.collect(upTo: maxErrorBodyBytes)) ?? []
+            let failure = Self.failure(status: response.status, body: body, retryAfter: response.header("retry-after"))
+            logger.warning(
+                "provider answered an error",
+                metadata: [
+                    "parley.status": "\(response.status)", "parley.code": "\(failure.code.rawValue)",
+                    "parley.provider_body": "\(Self.redacted(body, apiKey: request.apiKey))",
+                ])
+            throw failure
+        }
+        try await readStream(response, parser: adapter.makeParser(), emit: emit)
+        logger.debug("provider stream complete", metadata: ["parley.duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)"])
+    }
+
+    private func readStream<Parser: ProviderStreamParser>(
+        _ response: CurlResponse, parser: Parser, emit: (ProviderEvent) async throws -> Void
+    ) async throws {
+        var parser = parser
+        var decoder = ServerSentEventDecoder(maxLineBytes: maxLineBytes)
+        var finished = false
+        do {
+            for try await chunk in response.body {
+                for event in try decoder.feed(chunk) {
+                    for providerEvent in try parser.parse(event) {
+                        if case .finish = providerEvent { finished = true }
+                        try await emit(providerEvent)
+                    }
+                }
+                if parser.isComplete { break }
+            }
+        } catch is ServerSentEventDecoder.LineTooLong {
+            response.body.cancel()
+            throw ProviderFailure.upstream("The provider sent a line longer than \(maxLineBytes) bytes.")
+        } catch let error as CurlError {
+            throw Self.failure(for: error, midStream: true)
+        } catch let failure as ProviderFailure {
+            response.body.cancel()
+            throw failure
+        }
+        if parser.isComplete && !finished {
+            try await emit(.finish(reason: "stop"))
+            finished = true
+        }
+        guard finished else {
+            throw ProviderFailure(code: .interrupted, message: "The provider's stream ended before the reply was finished.")
+        }
+    }
+
+    static func failure(for error: CurlError, midStream: Bool = false) -> ProviderFailure {
+        switch error {
+        case .connectTimeout:
+            return .init(code: .upstreamTimeout, message: "The provider did not accept a connection in time.", retryable: true)
+        case .firstByteTimeout, .idleTimeout, .totalTimeout:
+            return .init(code: .upstreamTimeout, message: "The provider stopped answering.")
+        case .transport:
+            return .upstream(midStream ? "The connection to the provider broke." : "The provider could not be reached.", retryable: true)
+        case .cancelled, .shutdown:
+            return .init(code: .interrupted, message: "The reply was interrupted.")
+        }
+    }
+
+    static func failure(status: Int, body: [UInt8], retryAfter: String?) -> ProviderFailure {
+        switch status {
+        case 401, 403:
+            return .init(code: .providerAuthFailed, message: "The provider refused the workspace's API key.")
+        case 429:
+            let wait = retryAfter.flatMap(Int.init).map { Duration.seconds($0) }
+            return .init(code: .upstreamRateLimited, message: "The provider is rate-limiting requests.", retryAfter: wait)
+        case 400, 413, 422:
+            let text = String(decoding: body.prefix(8192), as: UTF8.self).lowercased()
+            let aboutContext = ["context length", "context_length", "context window", "maximum context", "prompt is too long", "too many tokens"]
+                .contains { text.contains($0) }
+            return aboutContext
+                ? .init(code: .contextTooLong, message: "The conversation is too long for the model.")
+                : .upstream("The provider rejected the request.")
+        case 500...599:
+            return .upstream("The provider failed.", retryable: true)
+        default:
+            return .upstream("The provider answered with status \(status).")
+        }
+    }
+
+    /// A provider's error body for the log: at most 500 characters, the key and anything shaped
+    /// like a credential removed.
+    static func redacted(_ body: [UInt8], apiKey: String?) -> String {
+        var text = String(decoding: body.prefix(2000), as: UTF8.self)
+        if let apiKey, !apiKey.isEmpty { text = text.replacingOccurrences(of: apiKey, with: Redaction.placeholder) }
+        text = text.replacingOccurrences(of: #"(sk|pk|key)-[A-Za-z0-9_\-]{8,}"#, with: Redaction.placeholder, options: .regularExpression)
+        return String(Redaction.scrub(text).prefix(500))
+    }
+}

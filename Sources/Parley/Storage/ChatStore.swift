@@ -1,0 +1,236 @@
+import Foundation
+import GRDB
+
+/// Who owns a conversation. Every read and write of the chat API goes through one, so a query can
+/// only ever see the token's own user's rows.
+struct ConversationOwner: Sendable, Equatable {
+    var workspaceID: String
+    var userID: String
+}
+
+/// A stored user message and the assistant reply that answers it.
+struct ReplyPair: Sendable, Equatable {
+    var user: MessageRecord
+    var assistant: MessageRecord
+}
+
+/// Conversations, messages and feedback: the chat's storage seam.
+protocol ChatStore: Sendable {
+    func createConversation(_ conversation: ConversationRecord) async throws -> ConversationRecord
+    func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord?
+    func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord>
+    func renameConversation(_ id: String, owner: ConversationOwner, title: String, at time: Int64) async throws -> ConversationRecord?
+    func deleteConversation(_ id: String, owner: ConversationOwner) async throws -> Bool
+
+    /// A page of messages, oldest first, ending just before `before` (or at the newest).
+    func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool)
+    /// The newest `limit` finished messages with text, oldest first: the history a reply sees.
+    func recentHistory(conversationID: String, limit: Int) async throws -> [MessageRecord]
+    func message(_ id: String, conversationID: String) async throws -> MessageRecord?
+    func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair?
+
+    /// Stores the user message and the empty `streaming` reply in one transaction, and updates the
+    /// conversation's title (if unset), preview and time.
+    func startReply(_ pair: ReplyPair) async throws
+    /// Saves the text so far of a streaming reply.
+    func flushReply(messageID: String, content: String, at time: Int64) async throws
+    /// Saves the final state of a reply and adds its usage to the daily roll-up.
+    func finishReply(_ message: MessageRecord) async throws
+    /// Marks replies left `streaming` by a crash as `interrupted`; returns how many.
+    func interruptAbandonedReplies(at time: Int64) async throws -> Int
+    /// Output tokens already used by a workspace on `day` (UTC, `YYYY-MM-DD`).
+    func outputTokens(workspaceID: String, day: String) async throws -> Int
+
+    func saveFeedback(_ feedback: FeedbackRecord) async throws
+}
+
+struct SQLiteChatStore: ChatStore {
+    let writer: any DatabaseWriter
+
+    private func owned(_ owner: ConversationOwner) -> QueryInterfaceRequest<ConversationRecord> {
+        ConversationRecord.filter(Column("workspace_id") == owner.workspaceID && Column("user_id") == owner.userID)
+    }
+
+    func createConversation(_ conversation: ConversationRecord) async throws -> ConversationRecord {
+        try await writer.write { db in
+            try conversation.inserted(db)
+        }
+    }
+
+    func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord? {
+        try await writer.read { db in try owned(owner).filter(Column("id") == id).fetchOne(db) }
+    }
+
+    func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord> {
+        let after = try cursor.map { try Cursor.decode($0, parts: 2) }
+        let rows = try await writer.read { db in
+            var request = owned(owner)
+            if let after, let updatedAt = Int64(after[0]), let seq = Int64(after[1]) {
+                request = request.filter(Column("updated_at") < updatedAt || (Column("updated_at") == updatedAt && Column("seq") < seq))
+            }
+            return try request.order(Column("updated_at").desc, Column("seq").desc).limit(limit + 1).fetchAll(db)
+        }
+        return Page(rows: rows, limit: limit) { Cursor.encode([String($0.updatedAt), String($0.seq ?? 0)]) }
+    }
+
+    func renameConversation(_ id: String, owner: ConversationOwner, title: String, at time: Int64) async throws -> ConversationRecord? {
+        try await writer.write { db in
+            guard var conversation = try owned(owner).filter(Column("id") == id).fetchOne(db) else { return nil }
+            conversation.title = title
+            conversation.updatedAt = time
+            try conversation.update(db)
+            return conversation
+        }
+    }
+
+    func deleteConversation(_ id: String, owner: ConversationOwner) async throws -> Bool {
+        try await writer.write { db in
+            try owned(owner).filter(Column("id") == id).deleteAll(db) > 0
+        }
+    }
+
+    func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool) {
+        try await writer.read { db in
+            var request = MessageRecord.filter(Column("conversation_id") == conversationID)
+            if let before {
+                guard let anchor = try MessageRecord.filter(Column("conversation_id") == conversationID && Column("id") == before).fetchOne(db),
+                    let seq = anchor.seq
+                else { throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before") }
+                request = request.filter(Column("seq") < seq)
+            }
+            let newestFirst = try request.order(Column("seq").desc).limit(limit + 1).fetchAll(db)
+            return (Array(newestFirst.prefix(limit).reversed()), newestFirst.count > limit)
+        }
+    }
+
+    func recentHistory(conversationID: String, limit: Int) async throws -> [MessageRecord] {
+        try await writer.read { db in
+            try MessageRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM messages
+                    WHERE conversation_id = ? AND content != '' AND (status IS NULL OR status != 'streaming')
+                    ORDER BY seq DESC LIMIT ?
+                    """,
+                arguments: [conversationID, limit]
+            ).reversed()
+        }
+    }
+
+    func message(_ id: String, conversationID: String) async throws -> MessageRecord? {
+        try await writer.read { db in
+            try MessageRecord.filter(Column("conversation_id") == conversationID && Column("id") == id).fetchOne(db)
+        }
+    }
+
+    func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair? {
+        try await writer.read { db in
+            guard
+                let user = try MessageRecord.filter(
+                    Column("conversation_id") == conversationID && Column("client_message_id") == clientMessageID
+                ).fetchOne(db),
+                let assistant = try MessageRecord.filter(Column("reply_to") == user.id).fetchOne(db)
+            else { return nil }
+            return ReplyPair(user: user, assistant: assistant)
+        }
+    }
+
+    func startReply(_ pair: ReplyPair) async throws {
+        try await writer.write { db in
+            let user = pair.user
+            try user.insert(db)
+            try pair.assistant.insert(db)
+            try db.execute(
+                sql: """
+                    UPDATE conversations
+                    SET title = coalesce(title, ?), last_message_preview = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [Self.title(from: user.content), Self.preview(of: user.content), user.createdAt, user.conversationId])
+        }
+    }
+
+    func flushReply(messageID: String, content: String, at time: Int64) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE messages SET content = ?, updated_at = ? WHERE id = ? AND status = 'streaming'",
+                arguments: [content, time, messageID])
+        }
+    }
+
+    func finishReply(_ message: MessageRecord) async throws {
+        try await writer.write { db in
+            try message.update(db)
+            if !message.content.isEmpty {
+                try db.execute(
+                    sql: "UPDATE conversations SET last_message_preview = ?, updated_at = ? WHERE id = ?",
+                    arguments: [Self.preview(of: message.content), message.updatedAt, message.conversationId])
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO usage_daily (workspace_id, day, bot_id, user_id, messages, input_tokens, output_tokens)
+                    VALUES (?, ?, ?, ?, 1, ?, ?)
+                    ON CONFLICT (workspace_id, day, bot_id, user_id) DO UPDATE SET
+                        messages = messages + 1,
+                        input_tokens = input_tokens + excluded.input_tokens,
+                        output_tokens = output_tokens + excluded.output_tokens
+                    """,
+                arguments: [
+                    message.workspaceId, UsageDay.string(for: message.createdAt), message.botId, message.userId,
+                    message.inputTokens ?? 0, message.outputTokens ?? 0,
+                ])
+        }
+    }
+
+    func interruptAbandonedReplies(at time: Int64) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE messages SET status = 'interrupted', error_code = 'interrupted', updated_at = ?
+                    WHERE status = 'streaming'
+                    """,
+                arguments: [time])
+            return db.changesCount
+        }
+    }
+
+    func outputTokens(workspaceID: String, day: String) async throws -> Int {
+        try await writer.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT coalesce(sum(output_tokens), 0) FROM usage_daily WHERE workspace_id = ? AND day = ?",
+                arguments: [workspaceID, day]) ?? 0
+        }
+    }
+
+    func saveFeedback(_ feedback: FeedbackRecord) async throws {
+        try await writer.write { db in
+            try feedback.upsert(db)
+        }
+    }
+
+    /// The first user message, cut to 80 characters on a word boundary where one is near.
+    static func title(from content: String) -> String {
+        let flat = content.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        guard flat.count > 80 else { return flat }
+        let cut = flat.prefix(80)
+        if let space = cut.lastIndex(of: " "), cut.distance(from: cut.startIndex, to: space) > 50 {
+            return String(cut[..<space]) + "…"
+        }
+        return String(cut.prefix(79)) + "…"
+    }
+
+    static func preview(of content: String) -> String {
+        let flat = content.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return flat.count > 120 ? String(flat.prefix(119)) + "…" : flat
+    }
+}
+
+enum UsageDay {
+    static func string(for milliseconds: Int64) -> String {
+        let date = Date(milliseconds: milliseconds)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+    }
+}
