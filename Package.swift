@@ -86,6 +86,7 @@ let package = Package(
             name: "ParleyTests",
             dependencies: [
                 "Parley",
+                "CurlStream",
                 "TestUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),

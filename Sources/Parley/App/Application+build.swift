@@ -66,7 +66,10 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
         .add(middleware: EmbedTokenAuthenticator(tokens: services.tokens, publicOrigin: services.config.publicOrigin))
         .group(context: EmbedRequestContext.self)
     SessionRoutes(services: services).register(on: chat)
-    ChatRoutes(services: services).register(on: chat)
+    ChatRoutes(
+        services: services,
+        stream: ReplyStreamResponse(pingInterval: services.config.streamPingInterval, checkInterval: services.config.streamCheckInterval)
+    ).register(on: chat)
 
     return router
 }
@@ -96,8 +99,9 @@ extension ParleyServices {
         let upstreamGuard = UpstreamGuard(allowPrivate: config.allowPrivateUpstreams)
         let curl = CurlClient()
         let generator = ReplyGenerator(
-            store: chat, provider: ProviderClient(http: curl, upstreamGuard: upstreamGuard), secretBox: secretBox, clock: clock,
-            logger: logger, providerOverride: config.providerOverride)
+            store: chat, provider: ProviderClient(http: curl, upstreamGuard: upstreamGuard, timeouts: config.upstreamTimeouts),
+            secretBox: secretBox, clock: clock, logger: logger, flushInterval: config.replyFlushInterval,
+            providerOverride: config.providerOverride)
         return ParleyServices(
             config: config,
             database: database,

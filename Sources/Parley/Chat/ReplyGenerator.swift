@@ -37,6 +37,10 @@ struct ReplyGenerator: Sendable {
                 switch event {
                 case .delta(let delta):
                     text += delta
+                    // A provider that ignores max_tokens (or streams forever) is cut off.
+                    guard Self.estimatedTokens(text) <= bot.maxOutputTokens * 4 + 256 else {
+                        throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
+                    }
                     try run.append(.delta, ReplyPayload.Delta(messageID: message.id, delta: delta))
                     if ContinuousClock.now - lastFlush >= flushInterval {
                         lastFlush = .now

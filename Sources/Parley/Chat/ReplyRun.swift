@@ -36,17 +36,18 @@ final class ReplyRun: Sendable {
 
     /// Appends the next event and hands it to every subscriber; a terminal event ends them all.
     func append(_ name: ReplyEvent.Name, _ payload: some Encodable) throws {
-        try state.withLock { state in
-            guard !state.isFinished else { return }
+        let ended = try state.withLock { state -> [AsyncStream<ReplyEvent>.Continuation] in
+            guard !state.isFinished else { return [] }
             let event = try ReplyEvent(messageID: messageID, seq: state.events.count, name: name, payload: payload)
             state.events.append(event)
             for subscriber in state.subscribers.values { subscriber.yield(event) }
-            if event.isTerminal {
-                state.isFinished = true
-                for subscriber in state.subscribers.values { subscriber.finish() }
-                state.subscribers.removeAll()
-            }
+            guard event.isTerminal else { return [] }
+            state.isFinished = true
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
         }
+        // Finishing runs each stream's termination handler, which takes the lock: do it after.
+        for subscriber in ended { subscriber.finish() }
     }
 
     /// Every event after `seq` (all of them for `nil`), then the live ones until the terminal
@@ -59,12 +60,9 @@ final class ReplyRun: Sendable {
             if start < state.events.count {
                 for event in state.events[start...] { continuation.yield(event) }
             }
-            if state.isFinished {
-                continuation.finish()
-            } else {
-                state.subscribers[id] = continuation
-            }
+            if !state.isFinished { state.subscribers[id] = continuation }
         }
+        if isFinished { continuation.finish() }
         continuation.onTermination = { [weak self] _ in
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }

@@ -1,3 +1,4 @@
+import CurlStream
 import Foundation
 import Logging
 
@@ -30,6 +31,14 @@ public struct ParleyConfig: Sendable {
     /// When set, every bot talks to this provider instead of its own (`parley demo` with
     /// `OPENAI_API_KEY`).
     public var providerOverride: ProviderOverride?
+    /// Deadlines of every provider request: connect 10 s, first byte 60 s, idle 60 s, total 10 min.
+    public var upstreamTimeouts = CurlTimeouts()
+    /// The longest silence on a reply stream before a `: ping` comment.
+    public var streamPingInterval: Duration = .seconds(15)
+    /// How often an open reply stream re-checks its token (a revoked token's streams end within it).
+    public var streamCheckInterval: Duration = .seconds(5)
+    /// How often a streaming reply's text is saved.
+    public var replyFlushInterval: Duration = .seconds(1)
 
     public init(
         host: String = "127.0.0.1",

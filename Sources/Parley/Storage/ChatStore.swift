@@ -160,7 +160,16 @@ struct SQLiteChatStore: ChatStore {
 
     func finishReply(_ message: MessageRecord) async throws {
         try await writer.write { db in
-            try message.update(db)
+            try db.execute(
+                sql: """
+                    UPDATE messages SET content = ?, status = ?, finish_reason = ?, error_code = ?, model = ?,
+                        input_tokens = ?, output_tokens = ?, updated_at = ?
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    message.content, message.status?.rawValue, message.finishReason, message.errorCode, message.model,
+                    message.inputTokens, message.outputTokens, message.updatedAt, message.id,
+                ])
             if !message.content.isEmpty {
                 try db.execute(
                     sql: "UPDATE conversations SET last_message_preview = ?, updated_at = ? WHERE id = ?",

@@ -65,18 +65,26 @@ struct TestServer {
     let clock: ManualClock
     let logs: LogCapture
     var allowedOrigin = "https://app.example.com"
+    /// Changes to the configuration a test needs (shorter timeouts, intervals).
+    let adjust: @Sendable (inout ParleyConfig) -> Void
 
-    init(dataDirectory: URL = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)")) {
+    init(
+        dataDirectory: URL = FileManager.default.temporaryDirectory.appendingPathComponent("parley-test-\(UUID().uuidString)"),
+        adjust: @escaping @Sendable (inout ParleyConfig) -> Void = { _ in }
+    ) {
         self.dataDirectory = dataDirectory
+        self.adjust = adjust
         adminKey = "sk_admin_" + RandomToken.base62(32)
         clock = ManualClock()
         logs = LogCapture()
     }
 
     var config: ParleyConfig {
-        ParleyConfig(
+        var config = ParleyConfig(
             host: "127.0.0.1", port: 0, dataDirectory: dataDirectory, publicURL: URL(string: "http://parley.test")!,
-            adminKey: adminKey, durability: .normal)
+            adminKey: adminKey, allowPrivateUpstreams: true, durability: .normal)
+        adjust(&config)
+        return config
     }
 
     /// Runs `body` against a live server, then removes the data directory.

@@ -70,6 +70,7 @@ struct AdminBotRoutes {
             theme: try Self.validated(body.theme ?? BotTheme()),
             createdAt: now, updatedAt: now)
         if let key = body.provider.apiKey { try seal(key, into: &bot) }
+        try await checkReachable(bot.baseUrl)
         let audit = AuditEvent(
             workspaceId: workspace.id, type: "bot.created", actor: context.credential.id, data: ["bot_id": .string(id)], createdAt: now)
         try await services.stores.bots.create(bot, audit: audit)
@@ -146,7 +147,10 @@ struct AdminBotRoutes {
         if let name = body.name { bot.name = try Validate.text(name, param: "name", maxLength: 200) }
         if let provider = body.provider {
             if let kind = provider.kind { bot.providerKind = kind }
-            if let baseURL = provider.baseURL { bot.baseUrl = try ProviderURL.validate(baseURL, param: "provider.base_url") }
+            if let baseURL = provider.baseURL {
+                bot.baseUrl = try ProviderURL.validate(baseURL, param: "provider.base_url")
+                try await checkReachable(bot.baseUrl)
+            }
             if let model = provider.model { bot.model = try Validate.text(model, param: "provider.model", maxLength: 200) }
             switch provider.apiKey {
             case .absent: break
@@ -191,6 +195,15 @@ struct AdminBotRoutes {
             throw ParleyError.notFound("No such bot.")
         }
         return (workspace, bot)
+    }
+
+    /// Refuses a base URL that resolves into the server's own network (unless private upstreams
+    /// are allowed). A host that does not resolve now is accepted; it is checked again at
+    /// request time.
+    private func checkReachable(_ baseURL: String) async throws {
+        if case .forbidden(let reason) = await services.upstreamGuard.check(baseURL) {
+            throw ParleyError.invalidRequest(reason, param: "provider.base_url")
+        }
     }
 
     private func seal(_ key: String, into bot: inout BotRecord) throws {
