@@ -1,0 +1,166 @@
+import Foundation
+import HTTPTypes
+import Testing
+import TestUpstream
+
+@testable import Parley
+
+/// Per-user message rate, per-workspace concurrency and daily output budget (DESIGN.md §7).
+@Suite struct ChatLimitsTests {
+    @Test func messagesPerMinuteIsPerUser() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["ok"]) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base, settings: ["messages_per_minute": 2])
+                let conversation = try await chat.newConversation()
+                for _ in 0..<2 { #expect(try await chat.streams.post(conversation, "hi", token: chat.token).status == 200) }
+                let limited = try await api.request(
+                    .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "again"])
+                #expect(limited.status == .tooManyRequests)
+                #expect(limited.errorCode == "rate_limited")
+                #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+
+                let other = try await api.mint(key: chat.tenant.key, workspace: chat.tenant.workspace, user: "someone-else")
+                let theirs = try await chat.newConversation(token: other)
+                #expect(try await chat.streams.post(theirs, "hi", token: other).status == 200, "another user has their own allowance")
+            }
+        }
+    }
+
+    @Test func concurrentRepliesPerWorkspaceAreCapped() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["slow"], pause: .milliseconds(600)) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base, settings: ["max_concurrent_replies": 1])
+                let first = try await chat.newConversation()
+                let second = try await chat.newConversation()
+                let open = try await chat.streams.open("POST", "/v1/conversations/\(first)/messages", token: chat.token, json: ["content": "a"])
+                let refused = try await api.request(.post, "/v1/conversations/\(second)/messages", as: .bearer(chat.token), json: ["content": "b"])
+                #expect(refused.status == .tooManyRequests)
+                #expect(refused.errorCode == "rate_limited")
+                _ = try await chat.streams.read(open)
+                #expect(try await chat.streams.post(second, "b", token: chat.token).status == 200, "the slot frees when the reply ends")
+            }
+        }
+    }
+
+    @Test func theDailyOutputBudgetIsReservedBeforeTheCall() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["x", "y"], pause: .milliseconds(300)) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                // Each reply reserves its bot's max_output_tokens (256): a budget of 300 fits one.
+                let chat = try await ChatFixture.make(api, upstream: base, settings: ["daily_output_token_budget": 300])
+                let first = try await chat.newConversation()
+                let second = try await chat.newConversation()
+                let open = try await chat.streams.open("POST", "/v1/conversations/\(first)/messages", token: chat.token, json: ["content": "a"])
+                let refused = try await api.request(.post, "/v1/conversations/\(second)/messages", as: .bearer(chat.token), json: ["content": "b"])
+                #expect(refused.errorCode == "rate_limited", "a concurrent reply cannot overspend the budget")
+                let done = try await chat.streams.read(open)
+                #expect((done.terminalMessage["usage"] as? [String: Any])?["output_tokens"] as? Int == 2)
+                // Reconciled with the real figure: 2 used + 256 reserved fits in 300 again.
+                #expect(try await chat.streams.post(second, "b", token: chat.token).status == 200)
+            }
+        }
+    }
+
+    @Test func botsWithInternalProviderURLsAreRefusedUnlessAllowed() async throws {
+        try await TestServer(adjust: { $0.allowPrivateUpstreams = false }).run { api throws in
+            let workspace = try await api.createWorkspace()
+            for url in ["http://127.0.0.1:11434/v1", "http://169.254.169.254/latest", "http://10.0.0.7/v1", "http://[::1]:8080/v1", "http://localhost/v1"] {
+                let response = try await api.request(
+                    .post, "/admin/v1/workspaces/\(workspace)/bots",
+                    json: ["name": "B", "provider": ["kind": "openai", "model": "m", "base_url": url]])
+                #expect(response.status == .badRequest, "\(url)")
+                #expect(response.errorParam == "provider.base_url", "\(url)")
+            }
+        }
+        try await TestServer(adjust: { $0.allowPrivateUpstreams = true }).run { api throws in
+            let workspace = try await api.createWorkspace()
+            let response = try await api.request(
+                .post, "/admin/v1/workspaces/\(workspace)/bots",
+                json: ["name": "B", "provider": ["kind": "openai", "model": "m", "base_url": "http://127.0.0.1:11434/v1"]])
+            #expect(response.status == .created)
+        }
+    }
+}
+
+/// The address ranges the SSRF guard refuses.
+@Suite struct AddressPolicyTests {
+    @Test(arguments: [
+        [127, 0, 0, 1], [10, 1, 2, 3], [172, 16, 0, 1], [172, 31, 255, 255], [192, 168, 1, 1], [169, 254, 169, 254],
+        [100, 64, 0, 1], [100, 127, 255, 255], [0, 0, 0, 0], [224, 0, 0, 1], [255, 255, 255, 255], [198, 18, 0, 1],
+    ] as [[UInt8]])
+    func internalIPv4(address: [UInt8]) {
+        #expect(AddressPolicy.isInternal(address))
+    }
+
+    @Test(arguments: [[8, 8, 8, 8], [1, 1, 1, 1], [172, 32, 0, 1], [100, 128, 0, 1], [192, 169, 0, 1], [52, 1, 2, 3]] as [[UInt8]])
+    func publicIPv4(address: [UInt8]) {
+        #expect(!AddressPolicy.isInternal(address))
+    }
+
+    @Test func ipv6Ranges() {
+        func v6(_ groups: [UInt16]) -> [UInt8] { groups.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] } }
+        #expect(AddressPolicy.isInternal(v6([0, 0, 0, 0, 0, 0, 0, 1])), "::1")
+        #expect(AddressPolicy.isInternal(v6([0, 0, 0, 0, 0, 0, 0, 0])), "::")
+        #expect(AddressPolicy.isInternal(v6([0xFE80, 0, 0, 0, 0, 0, 0, 1])), "link-local")
+        #expect(AddressPolicy.isInternal(v6([0xFD00, 0, 0, 0, 0, 0, 0, 1])), "unique local")
+        #expect(AddressPolicy.isInternal(v6([0, 0, 0, 0, 0, 0xFFFF, 0x7F00, 0x0001])), "IPv4-mapped loopback")
+        #expect(AddressPolicy.isInternal(v6([0, 0, 0, 0, 0, 0xFFFF, 0xA9FE, 0xA9FE])), "IPv4-mapped metadata")
+        #expect(AddressPolicy.isInternal(v6([0xFF02, 0, 0, 0, 0, 0, 0, 1])), "multicast")
+        #expect(!AddressPolicy.isInternal(v6([0x2606, 0x4700, 0, 0, 0, 0, 0, 0x1111])), "a public address")
+        #expect(AddressPolicy.curlLiteral(v6([0, 0, 0, 0, 0, 0, 0, 1])) == "[0:0:0:0:0:0:0:1]")
+    }
+}
+
+/// The SSE parser shared by both providers.
+@Suite struct ServerSentEventDecoderTests {
+    static let stream = "event: a\ndata: one\n\n: comment\r\ndata: two\r\ndata: lines\r\n\r\nid: 7\rdata: ünï 🎉\r\r"
+
+    @Test func decodesEveryLineEndingAndMultiLineData() throws {
+        var decoder = ServerSentEventDecoder()
+        let events = try decoder.feed(Array(Self.stream.utf8))
+        #expect(events == [
+            ServerSentEvent(event: "a", data: "one", id: nil),
+            ServerSentEvent(event: nil, data: "two\nlines", id: nil),
+            ServerSentEvent(event: nil, data: "ünï 🎉", id: "7"),
+        ])
+    }
+
+    @Test func givesTheSameEventsWhereverTheBytesAreCut() throws {
+        var whole = ServerSentEventDecoder()
+        let expected = try whole.feed(Array(Self.stream.utf8))
+        let bytes = Array(Self.stream.utf8)
+        for cut in 0...bytes.count {
+            var decoder = ServerSentEventDecoder()
+            let events = try decoder.feed(bytes[..<cut]) + decoder.feed(bytes[cut...])
+            #expect(events == expected, "cut at byte \(cut)")
+        }
+        var byteByByte = ServerSentEventDecoder()
+        #expect(try bytes.flatMap { try byteByByte.feed([$0]) } == expected)
+    }
+
+    @Test func refusesALineOverTheCap() {
+        var decoder = ServerSentEventDecoder(maxLineBytes: 16)
+        #expect(throws: ServerSentEventDecoder.LineTooLong.self) { try decoder.feed(Array(String(repeating: "x", count: 17).utf8)) }
+    }
+}
+
+/// Which history a reply sends.
+@Suite struct ContextWindowTests {
+    func message(_ role: ProviderRequest.Message.Role, _ size: Int) -> ProviderRequest.Message {
+        .init(role: role, content: String(repeating: "a", count: size))
+    }
+
+    @Test func keepsTheNewestMessagesThatFitAndDropsTheOldest() {
+        let history = [message(.user, 400), message(.assistant, 400), message(.user, 400), message(.assistant, 400), message(.user, 40)]
+        // Each 400-byte message costs 104, the last 14; budget = 400 - 100 = 300.
+        let chosen = ContextWindow.select(history: history, systemPrompt: "", contextTokens: 400, maxOutputTokens: 100)
+        #expect(chosen == Array(history.suffix(3)))
+    }
+
+    @Test func alwaysKeepsTheLatestMessage() {
+        let chosen = ContextWindow.select(history: [message(.user, 100_000)], systemPrompt: "", contextTokens: 300, maxOutputTokens: 100)
+        #expect(chosen.count == 1)
+    }
+}
