@@ -10,7 +10,7 @@ struct ParleyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Self-hosted embedded AI chat backend.",
-        subcommands: [Serve.self, Migrate.self, Admin.self, Keys.self],
+        subcommands: [Serve.self, Demo.self, Migrate.self, Admin.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -56,6 +56,40 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let config = try options.config()
         let app = try await buildApplication(config)
+        try await app.runService()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the offline demo: a demo workspace, a built-in model, and a chat page at /demo.",
+        discussion: "With OPENAI_API_KEY set (and optionally OPENAI_BASE_URL, OPENAI_MODEL) the demo talks to that provider instead.")
+    @OptionGroup var options: ServerOptions
+
+    func run() async throws {
+        var options = self.options
+        if options.dataDir == nil, ProcessInfo.processInfo.environment["PARLEY_DATA_DIR"] == nil {
+            options.dataDir = "data/demo"
+        }
+        var config = try options.config()
+        config.demo = true
+        config.allowPrivateUpstreams = true
+        let environment = ProcessInfo.processInfo.environment
+        if let key = environment["OPENAI_API_KEY"], !key.isEmpty {
+            config.providerOverride = ProviderOverride(
+                kind: .openai, baseURL: environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1", apiKey: key,
+                model: environment["OPENAI_MODEL"] ?? "gpt-4o-mini")
+        }
+        let app = try await buildApplication(config)
+        let base = config.publicURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        print("""
+
+            Parley demo is running. Open \(base)/demo in a browser.
+            Model: \(config.providerOverride.map { "\($0.model) at \($0.baseURL)" } ?? "the offline demo model (set OPENAI_API_KEY for a real one)")
+            Data:  \(config.dataDirectory.path)   Stop with Ctrl-C.
+
+            """)
+        fflush(stdout)
         try await app.runService()
     }
 }

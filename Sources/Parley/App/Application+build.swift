@@ -27,6 +27,10 @@ public func buildApplication(
     let logger = logger ?? Logger(label: "parley") { RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: $0)) }
     let services = try await ParleyServices.start(config, clock: clock, logger: logger)
     let router = buildRouter(services)
+    if config.demo {
+        try await DemoRoutes.seed(services)
+        DemoRoutes(services: services).register(on: router)
+    }
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Parley"),

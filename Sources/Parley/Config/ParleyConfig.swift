@@ -37,6 +37,8 @@ public struct ParleyConfig: Sendable {
     public var streamPingInterval: Duration = .seconds(15)
     /// How often an open reply stream re-checks its token (a revoked token's streams end within it).
     public var streamCheckInterval: Duration = .seconds(5)
+    /// `parley demo`: seed a demo workspace and serve the offline model, `/demo` and `/demo/token`.
+    public var demo = false
     /// How often a streaming reply's text is saved.
     public var replyFlushInterval: Duration = .seconds(1)
 

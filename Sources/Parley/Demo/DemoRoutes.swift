@@ -1,0 +1,88 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// What `parley demo` adds to a normal server: a demo workspace and bot, the offline model, the
+/// host page, and a token URL standing in for the customer's backend. Never registered by
+/// `parley serve`.
+struct DemoRoutes {
+    static let workspaceID = "demo"
+
+    let services: ParleyServices
+
+    func register(on router: Router<ParleyRequestContext>) {
+        DemoModel(wordDelay: .milliseconds(35)).register(on: router)
+        router.get("/demo") { _, _ in Self.file(DemoPage.html, type: "text/html; charset=utf-8") }
+        router.get("/demo/demo.js") { _, _ in Self.file(DemoPage.script, type: "text/javascript; charset=utf-8") }
+        router.get("/demo/demo.css") { _, _ in Self.file(DemoPage.css, type: "text/css; charset=utf-8") }
+        router.post("/demo/token", use: token)
+    }
+
+    static func file(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        headers[.contentSecurityPolicy] =
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    struct TokenAnswer: Encodable {
+        var token: String
+        var expiresAt: Date
+
+        enum CodingKeys: String, CodingKey {
+            case token
+            case expiresAt = "expires_at"
+        }
+    }
+
+    /// What a customer's backend does for its page: mint a token for the signed-in user (here,
+    /// a visitor id the page keeps in local storage).
+    @Sendable func token(_ request: Request, context: ParleyRequestContext) async throws -> Response {
+        let visitor = request.uri.queryParameters["visitor"].map(String.init) ?? RandomToken.base62(12)
+        let userID = try Validate.text("demo-" + visitor.prefix(64), param: "visitor", maxLength: 80)
+        guard let workspace = try await services.stores.workspaces.find(Self.workspaceID),
+            let botID = workspace.defaultBotId,
+            let bot = try await services.stores.bots.find(workspaceID: workspace.id, botID: botID)
+        else { throw ParleyError.notFound("The demo workspace is missing.") }
+        let issued = try await services.tokens.issue(
+            workspace: workspace, bot: bot, user: .init(id: userID, email: nil, name: "Demo visitor"), ttl: nil, ttlParam: "ttl",
+            metadata: nil, credential: APICredential(id: "demo", authority: .operatorKey))
+        return try JSONBody.response(TokenAnswer(token: issued.token, expiresAt: issued.expiresAt))
+    }
+
+    /// Creates the demo workspace and its bot on first run; later runs keep them (and their
+    /// conversations) and point the bot at this run's address.
+    static func seed(_ services: ParleyServices) async throws {
+        let now = services.clock.nowMilliseconds
+        let origin = services.config.publicOrigin
+        let audit = AuditEvent(workspaceId: workspaceID, type: "demo.seeded", actor: "demo", createdAt: now)
+        var workspace = try await services.stores.workspaces.find(workspaceID)
+        if workspace == nil {
+            let record = WorkspaceRecord(
+                id: workspaceID, name: "Parley demo", allowedOrigins: [origin], settings: WorkspaceSettings(), defaultBotId: nil,
+                viewSecretSealed: try services.sealViewSecret(ParleyServices.newViewSecret(), workspaceID: workspaceID),
+                createdAt: now, updatedAt: now)
+            try await services.stores.workspaces.create(record, audit: audit)
+            workspace = record
+        }
+        let baseURL = services.config.publicURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + "/demo/v1"
+        let bots = try await services.stores.bots.list(workspaceID: workspaceID)
+        if var bot = bots.first {
+            bot.baseUrl = baseURL
+            bot.updatedAt = now
+            try await services.stores.bots.update(bot, makeDefault: false, audit: audit.with(type: "demo.bot_updated"))
+        } else {
+            let bot = BotRecord(
+                id: RandomToken.id("bot_"), workspaceId: workspaceID, name: "Parley demo assistant", providerKind: .openai,
+                baseUrl: baseURL, apiKeySealed: nil, apiKeyLast4: nil, model: "parley-demo", systemPrompt: "You are a helpful assistant.",
+                temperature: nil, maxOutputTokens: 1024, contextTokens: 8192,
+                greeting: "Hi! I'm the Parley demo assistant. Ask me anything — try “show me markdown”.",
+                theme: BotTheme(primaryColor: "#1f6feb", launcherIcon: nil, position: "bottom-right"), createdAt: now, updatedAt: now)
+            try await services.stores.bots.create(bot, audit: audit.with(type: "demo.bot_created"))
+        }
+    }
+}
