@@ -82,14 +82,16 @@ struct Demo: AsyncParsableCommand {
         }
         let app = try await buildApplication(config)
         let base = config.publicURL.absoluteString.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        print("""
+        let banner = """
 
             Parley demo is running. Open \(base)/demo in a browser.
             Model: \(config.providerOverride.map { "\($0.model) at \($0.baseURL)" } ?? "the offline demo model (set OPENAI_API_KEY for a real one)")
             Data:  \(config.dataDirectory.path)   Stop with Ctrl-C.
 
-            """)
-        fflush(stdout)
+
+            """
+        // Written unbuffered, so it shows at once even when output goes to a pipe or a file.
+        FileHandle.standardOutput.write(Data(banner.utf8))
         try await app.runService()
     }
 }
