@@ -22,8 +22,9 @@ test: deps
 	$(SWIFT) test --skip-build
 	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
 
+# Builds, seeds a demo workspace and serves the chat page at http://127.0.0.1:8080/demo, offline.
 demo: build
-	@./scripts/demo.sh $(PARLEY_BIN)
+	$(PARLEY_BIN) demo
 
 clean-data:
 	rm -rf data
