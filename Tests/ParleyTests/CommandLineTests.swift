@@ -85,24 +85,49 @@ import Testing
         #expect(result.output.contains("PARLEY_PORT"))
     }
 
+    /// Starts `parley` with `--port 0` and learns the port from its "listening" log line, so
+    /// parallel tests never race for a port.
+    static func launch(_ arguments: [String], environment: [String: String] = [:]) async throws -> (process: Process, port: Int) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments + ["--port", "0"]
+        process.environment = ["PATH": "/usr/bin:/bin", "PARLEY_LOG_LEVEL": "notice"].merging(environment) { $1 }
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let port = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int, any Error>) in
+            DispatchQueue.global().async {
+                var seen = ""
+                var resumed = false
+                while true {
+                    let data = pipe.fileHandleForReading.availableData
+                    if data.isEmpty { break }  // the process ended
+                    guard !resumed else { continue }  // keep draining so the server never blocks on a full pipe
+                    seen += String(decoding: data, as: UTF8.self)
+                    if let range = seen.range(of: #"parley\.address=\S*:\d+"#, options: .regularExpression),
+                        let port = seen[range].split(separator: ":").last.flatMap({ Int($0) })
+                    {
+                        resumed = true
+                        continuation.resume(returning: port)
+                    }
+                }
+                if !resumed { continuation.resume(throwing: LaunchFailed(output: seen)) }
+            }
+        }
+        return (process, port)
+    }
+
+    struct LaunchFailed: Error {
+        var output: String
+    }
+
     @Test func serveDrainsAndExitsZeroOnSIGTERM() async throws {
         let folder = try Self.scratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let port = Int.random(in: 20_000..<40_000)
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["serve", "--data-dir", "state", "--port", String(port)]
-        process.currentDirectoryURL = folder
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = pipe
-        try process.run()
-        var ready = false
-        for _ in 0..<100 where !ready {
-            try await Task.sleep(for: .milliseconds(100))
-            ready = (try? await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                try await client.get("/readyz").status == .ok
-            }) ?? false
+        let (process, port) = try await Self.launch(["serve", "--data-dir", folder.appendingPathComponent("state").path])
+        let ready = try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            try await client.get("/readyz").status == .ok
         }
         #expect(ready, "the server answered /readyz")
         process.terminate()  // SIGTERM

@@ -34,15 +34,10 @@ import TestUpstream
         }
     }
 
-    static func startServer(dataDirectory: URL, port: Int, adminKey: String) throws -> Process {
-        let process = Process()
-        process.executableURL = CommandLineTests.binary
-        process.arguments = ["serve", "--data-dir", dataDirectory.path, "--port", String(port), "--allow-private-upstreams"]
-        process.environment = ["PARLEY_ADMIN_KEY": adminKey, "PARLEY_LOG_LEVEL": "error"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
+    static func startServer(dataDirectory: URL, adminKey: String) async throws -> (process: Process, remote: Remote) {
+        let (process, port) = try await CommandLineTests.launch(
+            ["serve", "--data-dir", dataDirectory.path, "--allow-private-upstreams"], environment: ["PARLEY_ADMIN_KEY": adminKey])
+        return (process, Remote(base: "http://127.0.0.1:\(port)"))
     }
 
     @Test func sigkillMidReplyLeavesTheUserMessageAndTheFlushedPartialReplyInterrupted() async throws {
@@ -51,11 +46,9 @@ import TestUpstream
         let folder = try CommandLineTests.scratchFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let adminKey = "sk_admin_" + RandomToken.base62(32)
-        let port = Int.random(in: 40_000..<50_000)
-        let remote = Remote(base: "http://127.0.0.1:\(port)")
 
         try await upstream.run { providerBase in
-            let first = try Self.startServer(dataDirectory: folder, port: port, adminKey: adminKey)
+            let (first, remote) = try await Self.startServer(dataDirectory: folder, adminKey: adminKey)
             try await remote.waitUntilReady()
             let workspace = try #require(try await remote.call("POST", "/admin/v1/workspaces", bearer: adminKey, json: ["name": "Crash"])["id"] as? String)
             _ = try await remote.call(
@@ -81,14 +74,14 @@ import TestUpstream
             reading.cancel()
             #expect(first.terminationReason == .uncaughtSignal)
 
-            let second = try Self.startServer(dataDirectory: folder, port: port, adminKey: adminKey)
+            let (second, restarted) = try await Self.startServer(dataDirectory: folder, adminKey: adminKey)
             defer {
                 second.terminate()
                 second.waitUntilExit()
             }
-            try await remote.waitUntilReady()
+            try await restarted.waitUntilReady()
             let messages = try #require(
-                try await remote.call("GET", "/v1/conversations/\(conversation)/messages", bearer: token)["data"] as? [[String: Any]])
+                try await restarted.call("GET", "/v1/conversations/\(conversation)/messages", bearer: token)["data"] as? [[String: Any]])
             #expect(messages.count == 2)
             #expect(messages.first?["content"] as? String == "talk forever", "the user message was stored before anything else")
             let reply = try #require(messages.last)

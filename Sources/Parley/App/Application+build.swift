@@ -24,7 +24,13 @@ public func buildApplication(
     clock: WallClock = .system,
     logger: Logger? = nil
 ) async throws -> some ApplicationProtocol {
-    let logger = logger ?? Logger(label: "parley") { RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: $0)) }
+    let logger =
+        logger
+        ?? {
+            var logger = Logger(label: "parley") { RedactingLogHandler(wrapping: StreamLogHandler.standardError(label: $0)) }
+            logger.logLevel = config.logLevel
+            return logger
+        }()
     let services = try await ParleyServices.start(config, clock: clock, logger: logger)
     let router = buildRouter(services)
     if config.demo {
@@ -34,8 +40,9 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Parley"),
+        services: [CurlClientService(client: services.curl)],
         onServerRunning: { channel in
-            logger.info(
+            logger.notice(
                 "parley is listening",
                 metadata: ["parley.address": "\(channel.localAddress?.description ?? "?")", "parley.public_url": "\(config.publicURL)"])
         },

@@ -62,8 +62,13 @@ struct DemoRoutes {
         let audit = AuditEvent(workspaceId: workspaceID, type: "demo.seeded", actor: "demo", createdAt: now)
         var workspace = try await services.stores.workspaces.find(workspaceID)
         if workspace == nil {
+            // Generous limits, so a load script can open many streams against the demo.
+            var settings = WorkspaceSettings()
+            settings.maxConcurrentReplies = 10_000
+            settings.messagesPerMinute = 600
+            settings.tokenMintBurst = 10_000
             let record = WorkspaceRecord(
-                id: workspaceID, name: "Parley demo", allowedOrigins: [origin], settings: WorkspaceSettings(), defaultBotId: nil,
+                id: workspaceID, name: "Parley demo", allowedOrigins: [origin], settings: settings, defaultBotId: nil,
                 viewSecretSealed: try services.sealViewSecret(ParleyServices.newViewSecret(), workspaceID: workspaceID),
                 createdAt: now, updatedAt: now)
             try await services.stores.workspaces.create(record, audit: audit)
