@@ -19,6 +19,36 @@ public final class ScriptedUpstream: Sendable {
         case disconnect
         /// Send `text` every `interval` until the client goes away.
         case forever(String, every: Duration)
+        /// Hold the response until the test opens `gate`.
+        case wait(Gate)
+    }
+
+    /// A one-way latch a test opens to let a scripted response go on, so "the client got the
+    /// first part before the rest existed" is shown by order, not by timing.
+    public final class Gate: Sendable {
+        private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+        public init() {}
+
+        public func open() {
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.open = true
+                defer { state.waiters = [] }
+                return state.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let proceed = state.withLock { state -> Bool in
+                    if state.open { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if proceed { continuation.resume() }
+            }
+        }
     }
 
     public struct Reply: Sendable {
@@ -89,6 +119,7 @@ public final class ScriptedUpstream: Sendable {
                             case .text(let text): try await writer.write(ByteBuffer(string: text))
                             case .sleep(let duration): try await Task.sleep(for: duration)
                             case .disconnect: throw Dropped()
+                            case .wait(let gate): await gate.wait()
                             case .forever(let text, let interval):
                                 while true {
                                     try await writer.write(ByteBuffer(string: text))
