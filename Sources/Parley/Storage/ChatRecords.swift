@@ -1,10 +1,8 @@
 import Foundation
 import GRDB
 
-struct ConversationRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct ConversationRecord: StoredRecord, Equatable {
     static let databaseTableName = "conversations"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var seq: Int64?
     var id: String
@@ -35,10 +33,8 @@ enum ReplyStatus: String, Codable, Sendable {
     case interrupted
 }
 
-struct MessageRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct MessageRecord: StoredRecord, Equatable {
     static let databaseTableName = "messages"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var seq: Int64?
     var id: String
@@ -64,10 +60,8 @@ struct MessageRecord: Codable, Sendable, Equatable, FetchableRecord, Persistable
     }
 }
 
-struct FeedbackRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct FeedbackRecord: StoredRecord, Equatable {
     static let databaseTableName = "feedback"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var messageId: String
     var workspaceId: String

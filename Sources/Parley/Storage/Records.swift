@@ -1,6 +1,14 @@
 import Foundation
 import GRDB
 
+/// A row type: Codable, with snake_case columns for its camelCase properties.
+public protocol StoredRecord: Codable, Sendable, FetchableRecord, PersistableRecord {}
+
+extension StoredRecord {
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+}
+
 // Rows as they are stored. Columns are snake_case; nested Codable values (arrays, settings,
 // themes) are stored by GRDB as JSON text. Times are milliseconds since 1970 (UTC).
 
@@ -61,10 +69,8 @@ public struct WorkspaceSettings: Codable, Sendable, Equatable {
     }
 }
 
-struct WorkspaceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct WorkspaceRecord: StoredRecord, Equatable {
     static let databaseTableName = "workspaces"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var id: String
     var name: String
@@ -100,10 +106,8 @@ public struct BotTheme: Codable, Sendable, Equatable {
     }
 }
 
-struct BotRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct BotRecord: StoredRecord, Equatable {
     static let databaseTableName = "bots"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var id: String
     var workspaceId: String
@@ -130,10 +134,8 @@ public enum APIKeyScope: String, Codable, Sendable, CaseIterable {
     case admin
 }
 
-struct APIKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct APIKeyRecord: StoredRecord, Equatable {
     static let databaseTableName = "api_keys"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var id: String
     var workspaceId: String
@@ -146,10 +148,8 @@ struct APIKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableR
     var revokedAt: Int64?
 }
 
-struct AdminKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct AdminKeyRecord: StoredRecord, Equatable {
     static let databaseTableName = "admin_keys"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var id: String
     var name: String
@@ -159,10 +159,8 @@ struct AdminKeyRecord: Codable, Sendable, Equatable, FetchableRecord, Persistabl
     var revokedAt: Int64?
 }
 
-struct SigningKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct SigningKeyRecord: StoredRecord, Equatable {
     static let databaseTableName = "signing_keys"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var kid: String
     var publicKey: Data
@@ -171,10 +169,8 @@ struct SigningKeyRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     var retiredAt: Int64?
 }
 
-struct EmbedTokenRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+struct EmbedTokenRecord: StoredRecord, Equatable {
     static let databaseTableName = "embed_tokens"
-    static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     var jti: String
     var workspaceId: String
@@ -189,10 +185,8 @@ struct EmbedTokenRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
 
 /// One line of the audit log. `actor` is a credential id (`key_…`, `adm_…`, `env`), never a
 /// secret; `data` holds the event's details.
-public struct AuditEvent: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct AuditEvent: StoredRecord, Equatable {
     public static let databaseTableName = "audit_events"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
 
     public var seq: Int64?
     public var workspaceId: String?
