@@ -152,6 +152,34 @@ import TestUpstream
         }
     }
 
+    @Test func partialTextIsSavedWhileTheProviderIsSilent() async throws {
+        let gate = ScriptedUpstream.Gate()
+        let upstream = ScriptedUpstream { _ in
+            var reply = FakeProvider.openAI(["saved ", "later"])
+            reply.steps.insert(.wait(gate), at: 1)  // after the first delta
+            return reply
+        }
+        try await upstream.run { base in
+            try await TestServer { $0.replyFlushInterval = .milliseconds(100) }.run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base)
+                let conversation = try await chat.newConversation()
+                let response = try await chat.streams.open(
+                    "POST", "/v1/conversations/\(conversation)/messages", token: chat.token, json: ["content": "x"])
+                let reading = Task { try await chat.streams.read(response) }
+                var stored: [String: Any] = [:]
+                for _ in 0..<50 {
+                    stored = try await chat.messages(conversation).last ?? [:]
+                    if stored["content"] as? String == "saved " { break }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(stored["status"] as? String == "streaming")
+                #expect(stored["content"] as? String == "saved ", "saved while no further text arrived")
+                gate.open()
+                #expect(try await reading.value.deltas == "saved later")
+            }
+        }
+    }
+
     @Test func resumingFromTheMiddleReplaysEachMissedEventOnce() async throws {
         let words = (1...8).map { "w\($0) " }
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(words, pause: .milliseconds(80)) }

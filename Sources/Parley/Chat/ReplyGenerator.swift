@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Generates one reply: reads the history, calls the provider, streams the events into the run,
 /// saves the text as it grows and stores the outcome.
@@ -26,13 +27,24 @@ struct ReplyGenerator: Sendable {
         var usage: TokenUsage?
         var finishReason: String?
         var failure: ProviderFailure?
-        var lastFlush = ContinuousClock.now
+        let pending = PendingText()
         let started = ContinuousClock.now
         do {
             try run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
             try run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
             let request = try await providerRequest(for: pair, bot: bot)
             message.model = request.model
+            // Saves the text at most `flushInterval` after it arrived, even while the provider
+            // is silent, so a crash loses at most that much.
+            let flusher = Task { [store, clock, flushInterval, id = message.id] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: flushInterval)
+                    if let text = pending.takeIfChanged() {
+                        try? await store.flushReply(messageID: id, content: text, at: clock.nowMilliseconds)
+                    }
+                }
+            }
+            defer { flusher.cancel() }
             try await provider.stream(request, logger: logger) { event in
                 switch event {
                 case .delta(let delta):
@@ -42,10 +54,7 @@ struct ReplyGenerator: Sendable {
                         throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
                     }
                     try run.append(.delta, ReplyPayload.Delta(messageID: message.id, delta: delta))
-                    if ContinuousClock.now - lastFlush >= flushInterval {
-                        lastFlush = .now
-                        try await store.flushReply(messageID: message.id, content: text, at: clock.nowMilliseconds)
-                    }
+                    pending.set(text)
                 case .model(let model): message.model = model
                 case .usage(let reported): usage = reported
                 case .finish(let reason): finishReason = reason
@@ -135,6 +144,24 @@ struct ReplyGenerator: Sendable {
         case "context_too_long": "This conversation is too long for the model; start a new one."
         case "interrupted": "The reply was interrupted before it finished."
         default: "The model provider failed."
+        }
+    }
+}
+
+/// The latest text of a streaming reply, handed from the generating task to its flusher.
+final class PendingText: Sendable {
+    private let state = Mutex<(text: String, changed: Bool)>(("", false))
+
+    func set(_ text: String) {
+        state.withLock { $0 = (text, true) }
+    }
+
+    /// The text if it changed since the last call.
+    func takeIfChanged() -> String? {
+        state.withLock { state in
+            guard state.changed else { return nil }
+            state.changed = false
+            return state.text
         }
     }
 }
