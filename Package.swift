@@ -40,12 +40,12 @@ let package = Package(
             dependencies: ["CCurl", .product(name: "DequeModule", package: "swift-collections")],
             swiftSettings: strict
         ),
-        // Turns every file of Migrations/ into Swift source, so the binary carries its schema.
-        .executableTarget(name: "MigrationEmbedder", swiftSettings: strict),
+        // Turns Migrations/ and Public/ into Swift source, so the binary carries its schema and pages.
+        .executableTarget(name: "ResourceEmbedder", swiftSettings: strict),
         .plugin(
-            name: "EmbedMigrations",
+            name: "EmbedResources",
             capability: .buildTool(),
-            dependencies: ["MigrationEmbedder"]
+            dependencies: ["ResourceEmbedder"]
         ),
         .target(
             name: "Parley",
@@ -59,7 +59,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict,
-            plugins: ["EmbedMigrations"]
+            plugins: ["EmbedResources"]
         ),
         .executableTarget(
             name: "parley",

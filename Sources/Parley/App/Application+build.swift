@@ -59,6 +59,7 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
     router.add(middleware: ErrorMiddleware())
 
     PublicRoutes(services: services).register(on: router)
+    AssetRoutes().register(on: router)
 
     let apiKeyAuthenticator = APIKeyAuthenticator(
         credentials: services.stores.credentials,

@@ -65,8 +65,8 @@ struct DemoModel {
 
                 | feature | status |
                 |---|---|
-                | streaming | ✅ |
-                | history | ✅ |
+                | streaming | yes |
+                | history | yes |
                 """
         }
         if lowered.contains("hello") || lowered.contains("hi") || turn == 1 {

@@ -4,9 +4,9 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// What `parley demo` adds to a normal server: a demo workspace and bot, the offline model, the
-/// host page, and a token URL standing in for the customer's backend. Never registered by
-/// `parley serve`.
+/// What `parley demo` adds to a normal server: a demo workspace and bot, the offline model, a
+/// host page (`Public/demo/`) that loads the real `widget.js`, and a token URL standing in for
+/// the customer's backend. Never registered by `parley serve`.
 struct DemoRoutes {
     static let workspaceID = "demo"
 
@@ -14,13 +14,16 @@ struct DemoRoutes {
 
     func register(on router: Router<ParleyRequestContext>) {
         DemoModel(wordDelay: .milliseconds(35)).register(on: router)
-        router.get("/demo") { _, _ in Self.file(DemoPage.html, type: "text/html; charset=utf-8") }
-        router.get("/demo/demo.js") { _, _ in Self.file(DemoPage.script, type: "text/javascript; charset=utf-8") }
-        router.get("/demo/demo.css") { _, _ in Self.file(DemoPage.css, type: "text/css; charset=utf-8") }
+        router.get("/demo") { _, _ in Self.file("demo/index.html", type: "text/html; charset=utf-8") }
+        router.get("/demo/demo.js") { _, _ in Self.file("demo/demo.js", type: "text/javascript; charset=utf-8") }
+        router.get("/demo/demo.css") { _, _ in Self.file("demo/demo.css", type: "text/css; charset=utf-8") }
         router.post("/demo/token", use: token)
     }
 
-    static func file(_ text: String, type: String) -> Response {
+    /// A file of `Public/demo/` under a CSP as strict as a careful customer's: scripts and styles
+    /// from this origin only, nothing inline.
+    static func file(_ path: String, type: String) -> Response {
+        let text = EmbeddedPublicFiles.all[path] ?? ""
         var headers = HTTPFields()
         headers[.contentType] = type
         headers[.contentSecurityPolicy] =

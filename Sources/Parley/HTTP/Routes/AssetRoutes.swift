@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The browser assets compiled in from `Public/` (`EmbeddedPublicFiles`), served with a strong
+/// `ETag` and a short cache lifetime, so a new deploy reaches every page within minutes while
+/// repeat loads cost a 304.
+struct AssetRoutes {
+    /// One served file, its validator computed once at start.
+    struct Asset: Sendable {
+        let body: ByteBuffer
+        let contentType: String
+        let etag: String
+
+        init(_ text: String, contentType: String) {
+            self.body = ByteBuffer(string: text)
+            self.contentType = contentType
+            self.etag = "\"" + Data(SHA256.hash(data: Data(text.utf8))).prefix(12).base64URLEncoded + "\""
+        }
+    }
+
+    static let widget = Asset(EmbeddedPublicFiles.all["widget.js"] ?? "", contentType: "text/javascript; charset=utf-8")
+
+    func register(on router: Router<ParleyRequestContext>) {
+        router.get("/widget.js") { request, _ in Self.serve(Self.widget, request: request) }
+    }
+
+    static func serve(_ asset: Asset, request: Request, cacheControl: String = "public, max-age=300") -> Response {
+        var headers = HTTPFields()
+        headers[.eTag] = asset.etag
+        headers[.cacheControl] = cacheControl
+        // Loaded by <script> from customers' pages: say so, so a strict page may embed it.
+        headers[HTTPField.Name("Cross-Origin-Resource-Policy")!] = "cross-origin"
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == asset.etag }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = asset.contentType
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
+    }
+}
