@@ -302,6 +302,7 @@
     "border-radius:10px;background:var(--parley-bg);color:var(--parley-text);font:inherit;font-size:14px;cursor:pointer}",
     ".history button small{display:block;color:var(--parley-muted);font-size:12px;margin-top:2px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
     ".history p{color:var(--parley-muted);font-size:14px;padding:8px}",
+    ":host([data-hide-header]) header{display:none}",
     ".notice{padding:10px 14px;font-size:13px;color:#cf222e;background:var(--parley-bg)}",
     ".notice[hidden]{display:none}",
     ":focus-visible{outline:3px solid #fb8500;outline-offset:2px}",
@@ -344,6 +345,7 @@
     this.host.setAttribute("data-position", o.position === "bottom-left" ? "bottom-left" : "bottom-right");
     this.host.setAttribute("data-theme", o.theme === "dark" ? "dark" : "light");
     this.host.setAttribute("lang", this.locale);
+    if (o.hideHeader) this.host.setAttribute("data-hide-header", "");
     this.host.setAttribute("dir", this.locale === "ar" ? "rtl" : "ltr");
     if (o.primaryColor && /^#[0-9a-f]{3,8}$/i.test(o.primaryColor)) this.host.style.setProperty("--parley-primary", o.primaryColor);
     if (!inline) this.host.style.setProperty("z-index", String(parseInt(o.zIndex, 10) || 9999));

@@ -60,6 +60,8 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
 
     PublicRoutes(services: services).register(on: router)
     AssetRoutes().register(on: router)
+    EmbedPageRoutes(services: services).register(on: router)
+    ViewRoutes(services: services).register(on: router)
 
     let apiKeyAuthenticator = APIKeyAuthenticator(
         credentials: services.stores.credentials,
@@ -73,6 +75,7 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
     AdminWorkspaceRoutes(services: services).register(on: admin)
     AdminKeyRoutes(services: services).register(on: admin)
     AdminBotRoutes(services: services).register(on: admin)
+    AdminViewRoutes(services: services).register(on: admin)
 
     let chat = router.group("/v1")
         .add(middleware: EmbedTokenAuthenticator(tokens: services.tokens, publicOrigin: services.config.publicOrigin))

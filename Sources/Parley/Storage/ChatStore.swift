@@ -18,6 +18,8 @@ struct ReplyPair: Sendable, Equatable {
 protocol ChatStore: Sendable {
     func createConversation(_ conversation: ConversationRecord) async throws -> ConversationRecord
     func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord?
+    /// For signed view links and the admin API, which see every user of a workspace.
+    func conversationInWorkspace(_ id: String, workspaceID: String) async throws -> ConversationRecord?
     func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord>
     func renameConversation(_ id: String, owner: ConversationOwner, title: String, at time: Int64) async throws -> ConversationRecord?
     func deleteConversation(_ id: String, owner: ConversationOwner) async throws -> Bool
@@ -59,6 +61,12 @@ struct SQLiteChatStore: ChatStore {
 
     func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord? {
         try await writer.read { db in try owned(owner).filter(Column("id") == id).fetchOne(db) }
+    }
+
+    func conversationInWorkspace(_ id: String, workspaceID: String) async throws -> ConversationRecord? {
+        try await writer.read { db in
+            try ConversationRecord.filter(Column("workspace_id") == workspaceID && Column("id") == id).fetchOne(db)
+        }
     }
 
     func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord> {

@@ -21,10 +21,22 @@ struct AssetRoutes {
         }
     }
 
-    static let widget = Asset(EmbeddedPublicFiles.all["widget.js"] ?? "", contentType: "text/javascript; charset=utf-8")
+    /// The files served at the root, by path: the widget and the assets of Parley's own pages.
+    static let served: [String: Asset] = {
+        var assets: [String: Asset] = [:]
+        for (path, type) in [
+            ("widget.js", "text/javascript; charset=utf-8"), ("embedded-chat.js", "text/javascript; charset=utf-8"),
+            ("view.js", "text/javascript; charset=utf-8"), ("pages.css", "text/css; charset=utf-8"),
+        ] {
+            if let text = EmbeddedPublicFiles.all[path] { assets[path] = Asset(text, contentType: type) }
+        }
+        return assets
+    }()
 
     func register(on router: Router<ParleyRequestContext>) {
-        router.get("/widget.js") { request, _ in Self.serve(Self.widget, request: request) }
+        for (path, asset) in Self.served {
+            router.get(RouterPath(stringLiteral: "/" + path)) { request, _ in Self.serve(asset, request: request) }
+        }
     }
 
     static func serve(_ asset: Asset, request: Request, cacheControl: String = "public, max-age=300") -> Response {
