@@ -13,39 +13,37 @@ struct EmbedResources: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) async throws -> [Command] {
         let tool = try context.tool(named: "ResourceEmbedder").url
         let root = context.package.directoryURL
-
-        let migrations = try files(in: root.appending(path: "Migrations")) { $0.pathExtension == "sql" }
-        let migrationsOutput = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
-
+        let migrationsRoot = root.appending(path: "Migrations")
         let publicRoot = root.appending(path: "Public")
-        let assets = try files(in: publicRoot) { ["js", "html", "css", "svg"].contains($0.pathExtension) }
+        let migrationsOutput = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
         let assetsOutput = context.pluginWorkDirectoryURL.appending(path: "EmbeddedPublicFiles.swift")
-
+        // The folders themselves are inputs too: adding or removing a file changes their
+        // modification time, which re-runs the command, and the tool lists them afresh.
+        let migrationInputs = try contents(of: migrationsRoot)
+        let publicInputs = try contents(of: publicRoot)
         return [
             .buildCommand(
-                displayName: "Embedding \(migrations.count) SQL migrations into \(target.name)",
+                displayName: "Embedding SQL migrations into \(target.name)",
                 executable: tool,
-                arguments: ["migrations", migrationsOutput.path] + migrations.map(\.path),
-                inputFiles: migrations,
+                arguments: ["migrations", migrationsOutput.path, migrationsRoot.path],
+                inputFiles: migrationInputs,
                 outputFiles: [migrationsOutput]
             ),
             .buildCommand(
-                displayName: "Embedding \(assets.count) browser assets into \(target.name)",
+                displayName: "Embedding browser assets into \(target.name)",
                 executable: tool,
-                arguments: ["public", publicRoot.path, assetsOutput.path] + assets.map(\.path),
-                inputFiles: assets,
+                arguments: ["public", publicRoot.path, assetsOutput.path],
+                inputFiles: publicInputs,
                 outputFiles: [assetsOutput]
             ),
         ]
     }
 
-    /// Every file below `folder` that `include` accepts, sorted by path.
-    private func files(in folder: URL, include: (URL) -> Bool) throws -> [URL] {
-        guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: [.isRegularFileKey]) else { return [] }
-        var found: [URL] = []
-        for case let url as URL in walker where include(url) {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { found.append(url) }
-        }
+    /// `folder`, every folder below it, and every file in them.
+    private func contents(of folder: URL) throws -> [URL] {
+        var found = [folder]
+        guard let walker = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil) else { return found }
+        for case let url as URL in walker { found.append(url) }
         return found.sorted { $0.path < $1.path }
     }
 }

@@ -1,8 +1,11 @@
 import Foundation
 
 // Usage:
-//   ResourceEmbedder migrations OUTPUT.swift 0001_a.sql 0002_b.sql …
-//   ResourceEmbedder public ROOT OUTPUT.swift ROOT/widget.js ROOT/pages/chat.css …
+//   ResourceEmbedder migrations OUTPUT.swift MIGRATIONS_DIR
+//   ResourceEmbedder public PUBLIC_DIR OUTPUT.swift
+//
+// The tool lists the folders itself, so a file added since the build was planned is included
+// (the plugin declares the folders as inputs, whose change re-runs this command).
 //
 // `migrations` writes `EmbeddedMigrations.all`: one (identifier, sql) pair per file, in the order
 // given. The identifier is the file name without `.sql`; it is what the database records as
@@ -35,16 +38,26 @@ func fail(_ message: String) -> Never {
     exit(65)
 }
 
+/// Every regular file below `folder` with one of `extensions`, sorted by path.
+func files(in folder: String, extensions: Set<String>) -> [String] {
+    guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
+    var found: [String] = []
+    for case let relative as String in walker where extensions.contains((relative as NSString).pathExtension) {
+        found.append(folder + "/" + relative)
+    }
+    return found.sorted()
+}
+
 func write(_ source: String, to path: String) throws {
     try Data(source.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
-case "migrations" where arguments.count >= 2:
+case "migrations" where arguments.count == 3:
     var entries: [String] = []
     var seen: Set<String> = []
-    for path in arguments.dropFirst(2) {
+    for path in files(in: arguments[2], extensions: ["sql"]) {
         let url = URL(fileURLWithPath: path)
         let identifier = url.deletingPathExtension().lastPathComponent
         guard seen.insert(identifier).inserted else { fail("duplicate migration identifier \(identifier)") }
@@ -64,10 +77,10 @@ case "migrations" where arguments.count >= 2:
 
         """, to: arguments[1])
 
-case "public" where arguments.count >= 3:
+case "public" where arguments.count == 3:
     let root = URL(fileURLWithPath: arguments[1]).standardizedFileURL.path + "/"
     var entries: [String] = []
-    for path in arguments.dropFirst(3) {
+    for path in files(in: arguments[1], extensions: ["js", "html", "css", "svg"]) {
         let full = URL(fileURLWithPath: path).standardizedFileURL.path
         guard full.hasPrefix(root) else { fail("\(path) is outside \(root)") }
         let text = try String(contentsOf: URL(fileURLWithPath: full), encoding: .utf8)
@@ -87,5 +100,5 @@ case "public" where arguments.count >= 3:
         """, to: arguments[2])
 
 default:
-    fail("usage: ResourceEmbedder migrations OUTPUT FILE… | public ROOT OUTPUT FILE…")
+    fail("usage: ResourceEmbedder migrations OUTPUT DIR | public DIR OUTPUT")
 }
