@@ -15,12 +15,14 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Swift tests (live server on loopback, real SQLite files, the real binary for CLI tests), then
-# the interoperability test with a standard JWT library.
+# Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
+# interoperability test with a standard JWT library, then the pages in headless Chromium
+# (screenshots in test-artifacts/screenshots).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
+	cd Tests/browser && PARLEY_BINARY=$(CURDIR)/$(PARLEY_BIN) python3 -m pytest -q -p no:cacheprovider
 
 # Builds, seeds a demo workspace and serves the chat page at http://127.0.0.1:8080/demo, offline.
 demo: build

@@ -79,7 +79,7 @@
   }
 
   function renderInline(text, parent) {
-    var pattern = /(`+)([\s\S]*?[^`])\1(?!`)|!\[([^\]]*)\]\(([^)\s]*)[^)]*\)|\[([^\]]+)\]\(([^)\s]+)[^)]*\)|\*\*([\s\S]+?)\*\*|__([\s\S]+?)__|\*([^*\s][^*]*?)\*|_([^_\s][^_]*?)_|~~([\s\S]+?)~~|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?'"])/;
+    var pattern = /(`+)([\s\S]*?[^`])\1(?!`)|!\[([^\]]*)\]\(([^)\s]*)[^)]*\)|\[([^\]]+)\]\(([^)\s]+)[^)]*\)|\*\*([\s\S]+?)\*\*|(?<!\w)__([\s\S]+?)__(?!\w)|\*([^*\s][^*]*?)\*|(?<!\w)_([^_\s][^_]*?)_(?!\w)|~~([\s\S]+?)~~|(https?:\/\/[^\s<>()]+[^\s<>().,;:!?'"])/;
     var rest = text;
     while (rest.length) {
       var match = pattern.exec(rest);
@@ -256,7 +256,7 @@
     "--parley-surface:#f1f3f5;--parley-border:#d0d7de;--parley-font:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;",
     "--parley-border-radius:16px;--parley-on-primary:#ffffff;font-family:var(--parley-font);color:var(--parley-text)}",
     ":host([data-theme=dark]){--parley-bg:#161b22;--parley-text:#e6edf3;--parley-muted:#9da7b3;--parley-surface:#21262d;--parley-border:#30363d}",
-    "*{box-sizing:border-box}",
+    "*{box-sizing:border-box}button{-webkit-tap-highlight-color:transparent}",
     ".launcher{position:fixed;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--parley-primary);",
     "color:var(--parley-on-primary);cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:grid;place-items:center;font-size:24px}",
     ".launcher svg{width:26px;height:26px;fill:currentColor}",
@@ -557,7 +557,7 @@
         if (!page.data.length) self.showGreeting();
         page.data.forEach(function (message) { self.addMessage(message); });
         var last = page.data[page.data.length - 1];
-        if (last && last.role === "assistant" && last.status === "streaming") self.follow(last.id, -1, self.list.lastChild);
+        if (last && last.role === "assistant" && last.status === "streaming") self.follow(last.id, self.list.lastChild);
       });
   };
 
@@ -593,7 +593,7 @@
   // Messages ------------------------------------------------------------------------------------
 
   Widget.prototype.addMessage = function (message) {
-    var bubble = el("div", { class: "message " + message.role, part: "message " + message.role });
+    var bubble = el("div", { class: "message " + message.role, part: "message " + message.role, dir: "auto" });
     if (message.id) bubble.setAttribute("data-id", message.id);
     this.render(bubble, message);
     this.list.appendChild(bubble);
@@ -700,6 +700,18 @@
       if (controller.signal.aborted && state.done) return;
       throw error;
     });
+  };
+
+  /** Follows a reply that is still streaming (found when a conversation is opened). */
+  Widget.prototype.follow = function (messageID, bubble) {
+    var self = this;
+    if (this.streaming) return;
+    this.setBusy(true);
+    bubble.setAttribute("aria-busy", "true");
+    var path = "/v1/conversations/" + encodeURIComponent(this.conversation) + "/messages/" + encodeURIComponent(messageID) + "/events";
+    this.stream(path, {}, bubble)
+      .catch(function (error) { self.emit("error", { code: error.code || "error", message: error.message }); })
+      .then(function () { self.finishStream(bubble); });
   };
 
   Widget.prototype.cancel = function () {

@@ -3,7 +3,7 @@
 # Parley. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev libssl-dev pkg-config python3 python3-pip curl)
+packages=(libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config python3 python3-pip curl chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -17,8 +17,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Python packages for the interoperability tests (a standard JWT library verifying Parley's tokens).
-if ! python3 -c "import jwt, cryptography" 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check -r Tests/interop/requirements.txt \
-        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r Tests/interop/requirements.txt
+# Python packages for the interoperability tests (a standard JWT library verifying Parley's
+# tokens) and the browser tests (Selenium driving Debian's chromium-driver, pytest).
+if ! python3 -c "import jwt, cryptography, selenium, pytest" 2>/dev/null; then
+    for requirements in Tests/interop/requirements.txt Tests/browser/requirements.txt; do
+        python3 -m pip install --quiet --disable-pip-version-check -r "$requirements" \
+            || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r "$requirements"
+    done
 fi
