@@ -34,6 +34,8 @@ let package = Package(
             pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
+        // The system zlib, for gzip-compressing served assets.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // A generic async HTTP client on libcurl's multi interface; knows nothing of Parley.
         .target(
             name: "CurlStream",
@@ -51,6 +53,7 @@ let package = Package(
             name: "Parley",
             dependencies: [
                 "CurlStream",
+                "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "JWTKit", package: "jwt-kit"),

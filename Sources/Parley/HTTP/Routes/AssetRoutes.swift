@@ -11,11 +11,14 @@ struct AssetRoutes {
     /// One served file, its validator computed once at start.
     struct Asset: Sendable {
         let body: ByteBuffer
+        /// The same bytes gzip-compressed once at start, for clients that accept it.
+        let gzipped: ByteBuffer?
         let contentType: String
         let etag: String
 
         init(_ text: String, contentType: String) {
             self.body = ByteBuffer(string: text)
+            self.gzipped = Gzip.compress(Array(text.utf8)).map { ByteBuffer(bytes: $0) }
             self.contentType = contentType
             self.etag = "\"" + Data(SHA256.hash(data: Data(text.utf8))).prefix(12).base64URLEncoded + "\""
         }
@@ -49,6 +52,21 @@ struct AssetRoutes {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = asset.contentType
+        headers[.vary] = "Accept-Encoding"
+        if let gzipped = asset.gzipped, acceptsGzip(request.headers[.acceptEncoding]) {
+            headers[.contentEncoding] = "gzip"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: gzipped))
+        }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.body))
+    }
+
+    /// `gzip` is listed and not refused with `q=0`.
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let header else { return false }
+        return header.split(separator: ",").contains { part in
+            let pieces = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            guard pieces.first == "gzip" || pieces.first == "*" else { return false }
+            return !pieces.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+        }
     }
 }
