@@ -259,7 +259,7 @@
     "*{box-sizing:border-box}button{-webkit-tap-highlight-color:transparent}",
     ".launcher{position:fixed;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--parley-primary);",
     "color:var(--parley-on-primary);cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:grid;place-items:center;font-size:24px}",
-    ".launcher svg{width:26px;height:26px;fill:currentColor}",
+    ".launcher svg{width:26px;height:26px;fill:currentColor}.launcher img{width:30px;height:30px;object-fit:contain}",
     ":host([data-position=bottom-right]) .launcher,:host([data-position=bottom-right]) .panel{right:20px}",
     ":host([data-position=bottom-left]) .launcher,:host([data-position=bottom-left]) .panel{left:20px}",
     ".panel{position:fixed;bottom:88px;width:380px;height:min(620px,calc(100vh - 120px));background:var(--parley-bg);",
@@ -356,13 +356,19 @@
     root.adoptedStyleSheets = [sheet];
 
     this.launcher = el("button", { type: "button", class: "launcher", part: "launcher", "aria-label": t.open, "aria-expanded": "false" });
-    var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-    path.setAttribute("d", ICON);
-    svg.appendChild(path);
-    this.launcher.appendChild(svg);
+    var icon = o.launcherIcon && safeHref(o.launcherIcon);
+    if (icon && /^https?:/.test(icon)) {
+      // The customer's own image (their page's CSP decides whether it may load); never model text.
+      this.launcher.appendChild(el("img", { src: icon, alt: "", "aria-hidden": "true" }));
+    } else {
+      var svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("viewBox", "0 0 24 24");
+      svg.setAttribute("aria-hidden", "true");
+      var path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+      path.setAttribute("d", ICON);
+      svg.appendChild(path);
+      this.launcher.appendChild(svg);
+    }
 
     this.title = el("h2", { id: "parley-title" }, [t.title]);
     this.historyButton = el("button", { type: "button", "aria-label": t.history }, [t.history]);
@@ -451,7 +457,10 @@
   Widget.prototype.fetchToken = function () {
     var self = this;
     if (!this.options.tokenUrl) return Promise.reject(new Error("token_expired"));
-    return fetch(this.options.tokenUrl, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } })
+    var url = this.options.tokenUrl;
+    // The page's backend decides the token; it is told which bot the page asked for.
+    if (this.options.botId) url += (url.indexOf("?") < 0 ? "?" : "&") + "bot_id=" + encodeURIComponent(this.options.botId);
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) throw new Error("token URL answered " + response.status);
         return response.json();

@@ -273,3 +273,58 @@ def test_a_reply_still_streaming_after_a_reload_is_followed_to_its_end(stack, br
     WebDriverWait(browser, 15).until(lambda d: assistant_texts(d)[-1] == "This reply arrives one word at a time so you can watch it.")
     notice_hidden = browser.execute_script("return document.querySelector('parley-chat').shadowRoot.querySelector('.notice').hidden")
     assert notice_hidden, "no error shown"
+
+
+def test_iframe_reports_a_dead_token_and_continues_with_set_token(stack, browser):
+    parley = stack["parley"]
+
+    def mint():
+        return parley.call("POST", "/api/v1/embed/generate-token",
+                           {"workspaceId": stack["workspace"], "userContext": {"id": "frame-user-2"}}, key=stack["key"])["embedToken"]
+
+    dead = mint()
+    assert parley.call("POST", "/api/v1/embed/revoke-token", {"token": dead}, key=stack["key"])["revoked"] == 1
+    HostSite.iframe_token = dead
+    browser.get(stack["host"] + "/iframe")
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return window.__messages.length > 0"))
+    first = browser.execute_script("return window.__messages[0]")
+    assert first == {"origin": parley.base, "data": {"type": "PARLEY_EMBED_ERROR", "error": "token_revoked"}}
+    browser.execute_script("document.getElementById('chat').contentWindow.postMessage({type: 'PARLEY_EMBED_SET_TOKEN', token: arguments[0]}, arguments[1])",
+                           mint(), parley.base)
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script(
+        "return window.__messages.some(function (m) { return m.data.type === 'PARLEY_EMBED_READY'; })"))
+    screenshot(browser, "14-iframe-after-set-token")
+
+
+CONTRAST = """
+function luminance(rgb) {
+  var c = rgb.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map(function (v) {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+function ratio(a, b) { var x = luminance(a), y = luminance(b); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); }
+var root = document.querySelector('parley-chat').shadowRoot;
+function pair(selector) {
+  var e = root.querySelector(selector); var s = getComputedStyle(e);
+  return ratio(s.color, s.backgroundColor);
+}
+var panel = getComputedStyle(root.querySelector('.messages')).backgroundColor;
+return {
+  header: ratio(getComputedStyle(root.querySelector('header h2')).color, getComputedStyle(root.querySelector('header')).backgroundColor),
+  user: pair('.message.user'), assistant: pair('.message.assistant'),
+  send: pair('.composer button'),
+  input: ratio(getComputedStyle(root.querySelector('textarea')).color, panel)
+};
+"""
+
+
+def test_text_contrast_passes_wcag_aa_in_both_themes(stack, browser):
+    for page in ["/bubble", "/bubble-dark"]:
+        browser.get(stack["host"] + page)
+        wait_ready(browser)
+        if inside(browser, ".panel").get_attribute("hidden") is not None:
+            inside(browser, ".launcher").click()
+        send(browser, "hello")
+        WebDriverWait(browser, 15).until(lambda d: assistant_texts(d)[-1].endswith("watch it."))
+        ratios = browser.execute_script(CONTRAST)
+        assert all(value >= 4.5 for value in ratios.values()), (page, ratios)
