@@ -9,5 +9,6 @@
   }
   var tokenUrl = "/demo/token?visitor=" + encodeURIComponent(visitor);
   document.getElementById("iframe-link").href = "/demo/iframe?visitor=" + encodeURIComponent(visitor);
+  document.getElementById("view-link").href = "/demo/view?visitor=" + encodeURIComponent(visitor);
   window.Parley.init({ tokenUrl: tokenUrl, openOnLoad: new URLSearchParams(location.search).has("open") });
 })();
