@@ -254,8 +254,10 @@
   var CSS = [
     ":host{all:initial;--parley-primary:#1f6feb;--parley-bg:#ffffff;--parley-text:#1b1f24;--parley-muted:#57606a;",
     "--parley-surface:#f1f3f5;--parley-border:#d0d7de;--parley-font:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;",
-    "--parley-border-radius:16px;--parley-on-primary:#ffffff;font-family:var(--parley-font);color:var(--parley-text)}",
-    ":host([data-theme=dark]){--parley-bg:#161b22;--parley-text:#e6edf3;--parley-muted:#9da7b3;--parley-surface:#21262d;--parley-border:#30363d}",
+    "--parley-border-radius:16px;--parley-on-primary:#ffffff;--parley-focus:#0b57d0;color-scheme:light;",
+    "font-family:var(--parley-font);color:var(--parley-text)}",
+    ":host([data-theme=dark]){--parley-bg:#161b22;--parley-text:#e6edf3;--parley-muted:#9da7b3;--parley-surface:#21262d;",
+    "--parley-border:#30363d;--parley-focus:#79c0ff;color-scheme:dark}",
     "*{box-sizing:border-box}button{-webkit-tap-highlight-color:transparent}",
     ".launcher{position:fixed;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;background:var(--parley-primary);",
     "color:var(--parley-on-primary);cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:grid;place-items:center;font-size:24px}",
@@ -305,7 +307,7 @@
     ":host([data-hide-header]) header{display:none}",
     ".notice{padding:10px 14px;font-size:13px;color:#cf222e;background:var(--parley-bg)}",
     ".notice[hidden]{display:none}",
-    ":focus-visible{outline:3px solid #fb8500;outline-offset:2px}",
+    ":focus-visible{outline:3px solid var(--parley-focus);outline-offset:2px}header :focus-visible{outline-color:#ffffff}",
     ".visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "@media (max-width:480px){:host(:not([data-mode=inline])) .panel{inset:0;width:100%;height:100dvh;bottom:0;border-radius:0;border:0}}"
   ].join("");
@@ -395,9 +397,17 @@
     this.closeButton.addEventListener("click", function () { self.close(); });
     this.newButton.addEventListener("click", function () { self.startNew(); });
     this.historyButton.addEventListener("click", function () { self.toggleHistory(); });
-    this.form.addEventListener("submit", function (event) { event.preventDefault(); self.submit(); });
+    this.form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      // While a reply streams, the button is Stop; Enter in the composer never stops a reply.
+      if (self.streaming) { if (event.submitter === self.sendButton) self.cancel(); return; }
+      self.submit();
+    });
     this.input.addEventListener("keydown", function (event) {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); self.submit(); }
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        if (!self.streaming) self.submit();
+      }
     });
     this.input.addEventListener("input", function () {
       self.input.style.setProperty("height", "auto");
@@ -420,6 +430,7 @@
 
   Widget.prototype.open = function () {
     this.panel.removeAttribute("hidden");
+    this.list.scrollTop = this.list.scrollHeight;
     this.launcher.setAttribute("aria-expanded", "true");
     this.launcher.setAttribute("aria-label", this.t.close);
     this.input.focus();
@@ -627,7 +638,7 @@
 
   Widget.prototype.submit = function () {
     var self = this;
-    if (this.streaming) { this.cancel(); return; }
+    if (this.streaming) return;
     var text = this.input.value.trim();
     if (!text) return;
     this.input.value = "";

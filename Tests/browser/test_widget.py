@@ -48,6 +48,29 @@ def send(driver, text):
     box.send_keys(Keys.ENTER)
 
 
+FINAL = "This reply arrives one word at a time so you can watch it."
+
+
+def replies_done(driver):
+    return driver.execute_script("""
+        var root = document.querySelector('parley-chat').shadowRoot;
+        return root.querySelectorAll('.message.assistant[aria-busy]').length === 0;""")
+
+
+def user_texts(driver):
+    return driver.execute_script(
+        "return Array.from(document.querySelector('parley-chat').shadowRoot.querySelectorAll('.message.user')).map(e => e.textContent)")
+
+
+def send_and_wait(driver, text, reply=FINAL):
+    """Sends `text` and waits for its own reply to finish."""
+    WebDriverWait(driver, 15).until(replies_done)
+    before = len(user_texts(driver))
+    send(driver, text)
+    WebDriverWait(driver, 15).until(lambda d: len(user_texts(d)) == before + 1)
+    WebDriverWait(driver, 15).until(lambda d: replies_done(d) and assistant_texts(d)[-1] == reply)
+
+
 def csp_violations(driver):
     return [entry["message"] for entry in driver.get_log("browser")
             if "Content Security Policy" in entry["message"] or "Refused to" in entry["message"]]
@@ -133,11 +156,9 @@ def test_token_is_refreshed_before_it_expires(stack, browser):
         wait_ready(browser)
         assert HostSite.token_calls == 1
         WebDriverWait(browser, 15).until(lambda d: HostSite.token_calls >= 2)
-        first = browser.execute_script("return window.Parley.widget.tokenExpiresAt")
+        assert browser.execute_script("return window.Parley.widget.tokenExpiresAt") > 0
         inside(browser, ".launcher").click()
-        send(browser, "hello")
-        WebDriverWait(browser, 15).until(lambda d: any(t.endswith("watch it.") for t in assistant_texts(d)))
-        assert first > 0
+        send_and_wait(browser, "hello")
     finally:
         HostSite.ttl = 3600
 
@@ -163,8 +184,11 @@ def test_keyboard_only_use(stack, browser):
     ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
     keys("line two")
     assert browser.execute_script("return document.querySelector('parley-chat').shadowRoot.querySelector('textarea').value") == "line one\nline two"
+    WebDriverWait(browser, 15).until(replies_done)
+    before = len(user_texts(browser))
     keys(Keys.ENTER)
-    WebDriverWait(browser, 15).until(lambda d: any(t.endswith("watch it.") for t in assistant_texts(d)))
+    WebDriverWait(browser, 15).until(lambda d: len(user_texts(d)) == before + 1 and replies_done(d) and assistant_texts(d)[-1] == FINAL)
+    assert user_texts(browser)[-1] == "line one\nline two"
     screenshot(browser, "06-keyboard")
     keys(Keys.ESCAPE)
     assert inside(browser, ".panel").get_attribute("hidden") is not None
@@ -324,7 +348,22 @@ def test_text_contrast_passes_wcag_aa_in_both_themes(stack, browser):
         wait_ready(browser)
         if inside(browser, ".panel").get_attribute("hidden") is not None:
             inside(browser, ".launcher").click()
-        send(browser, "hello")
-        WebDriverWait(browser, 15).until(lambda d: assistant_texts(d)[-1].endswith("watch it."))
+        send_and_wait(browser, "hello")
         ratios = browser.execute_script(CONTRAST)
         assert all(value >= 4.5 for value in ratios.values()), (page, ratios)
+
+
+def test_the_stop_button_cancels_the_reply(stack, browser):
+    browser.get(stack["host"] + "/inline")
+    wait_ready(browser)
+    WebDriverWait(browser, 15).until(replies_done)
+    send(browser, "hello")
+    WebDriverWait(browser, 10).until(lambda d: assistant_texts(d)[-1].startswith("This reply"))
+    stop = inside(browser, ".composer button")
+    assert stop.text == "Stop"
+    stop.click()
+    WebDriverWait(browser, 10).until(replies_done)
+    last = assistant_texts(browser)[-1]
+    assert last.endswith("Stopped.") and len(last) < len(FINAL) + len("Stopped.")
+    assert inside(browser, ".composer button").text == "Send"
+    screenshot(browser, "15-stopped")
