@@ -492,6 +492,10 @@
     if (this.options.tokenUrl && this.tokenExpiresAt) {
       var wait = Math.max(5000, this.tokenExpiresAt - Date.now() - 60000);
       this.refreshTimer = setTimeout(function () { self.fetchToken().catch(function (error) { self.fail(error); }); }, wait);
+    } else if (this.tokenExpiresAt) {
+      // A static token cannot be renewed here: say so when it lapses (the iframe page tells its parent).
+      this.refreshTimer = setTimeout(function () { self.emit("token_expired", { code: "token_expired" }); },
+        Math.max(0, this.tokenExpiresAt - Date.now()));
     }
     this.emit("token", { expiresAt: this.tokenExpiresAt });
   };

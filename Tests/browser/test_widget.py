@@ -367,3 +367,17 @@ def test_the_stop_button_cancels_the_reply(stack, browser):
     assert last.endswith("Stopped.") and len(last) < len(FINAL) + len("Stopped.")
     assert inside(browser, ".composer button").text == "Send"
     screenshot(browser, "15-stopped")
+
+
+def test_iframe_tells_its_parent_when_the_token_lapses(stack, browser):
+    # The shortest lifetime a token may have is 60 s; this test waits it out.
+    token = stack["parley"].call("POST", "/api/v1/embed/generate-token",
+                                 {"workspaceId": stack["workspace"], "userContext": {"id": "lapse-user"}, "ttlSeconds": 60},
+                                 key=stack["key"])["embedToken"]
+    HostSite.iframe_token = token
+    browser.get(stack["host"] + "/iframe")
+    WebDriverWait(browser, 10).until(lambda d: d.execute_script("return window.__messages.length > 0"))
+    WebDriverWait(browser, 75, poll_frequency=1).until(lambda d: d.execute_script(
+        "return window.__messages.some(function (m) { return m.data.type === 'PARLEY_EMBED_TOKEN_EXPIRED'; })"))
+    expired = [m for m in browser.execute_script("return window.__messages") if m["data"]["type"] == "PARLEY_EMBED_TOKEN_EXPIRED"]
+    assert expired[0]["origin"] == stack["parley"].base
