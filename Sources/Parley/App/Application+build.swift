@@ -76,6 +76,7 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
     AdminKeyRoutes(services: services).register(on: admin)
     AdminBotRoutes(services: services).register(on: admin)
     AdminViewRoutes(services: services).register(on: admin)
+    AdminConversationRoutes(services: services).register(on: admin)
 
     let chat = router.group("/v1")
         .add(middleware: EmbedTokenAuthenticator(tokens: services.tokens, publicOrigin: services.config.publicOrigin))

@@ -44,6 +44,31 @@ protocol ChatStore: Sendable {
     func outputTokens(workspaceID: String, day: String) async throws -> Int
 
     func saveFeedback(_ feedback: FeedbackRecord) async throws
+
+    // Operators' view: every user of a workspace.
+
+    /// Newest first; `userID` and `updatedSince` narrow the list.
+    func workspaceConversations(workspaceID: String, userID: String?, updatedSince: Int64?, limit: Int, cursor: String?) async throws
+        -> Page<ConversationRecord>
+    func deleteConversation(_ id: String, workspaceID: String) async throws -> Bool
+    /// Deletes every conversation (with messages and feedback), usage row and issued token of the
+    /// user, and writes `audit`, in one transaction. Returns the numbers deleted.
+    func eraseUser(workspaceID: String, userID: String, audit: AuditEvent) async throws -> (conversations: Int, tokens: Int)
+    /// Usage between two days (inclusive, `YYYY-MM-DD`), summed per `group` (`day`, `bot_id` or `user_id`).
+    func usage(workspaceID: String, from: String, to: String, groupBy column: String) async throws -> [UsageRow]
+}
+
+struct UsageRow: Codable, Sendable, Equatable, FetchableRecord {
+    var key: String
+    var messages: Int
+    var inputTokens: Int
+    var outputTokens: Int
+
+    enum CodingKeys: String, CodingKey {
+        case key, messages
+        case inputTokens = "input_tokens"
+        case outputTokens = "output_tokens"
+    }
 }
 
 struct SQLiteChatStore: ChatStore {
@@ -222,6 +247,57 @@ struct SQLiteChatStore: ChatStore {
     func saveFeedback(_ feedback: FeedbackRecord) async throws {
         try await writer.write { db in
             try feedback.upsert(db)
+        }
+    }
+
+    func workspaceConversations(workspaceID: String, userID: String?, updatedSince: Int64?, limit: Int, cursor: String?) async throws
+        -> Page<ConversationRecord>
+    {
+        let after = try cursor.map { try Cursor.decode($0, parts: 2) }
+        let rows = try await writer.read { db in
+            var request = ConversationRecord.filter(Column("workspace_id") == workspaceID)
+            if let userID { request = request.filter(Column("user_id") == userID) }
+            if let updatedSince { request = request.filter(Column("updated_at") >= updatedSince) }
+            if let after, let updatedAt = Int64(after[0]), let seq = Int64(after[1]) {
+                request = request.filter(Column("updated_at") < updatedAt || (Column("updated_at") == updatedAt && Column("seq") < seq))
+            }
+            return try request.order(Column("updated_at").desc, Column("seq").desc).limit(limit + 1).fetchAll(db)
+        }
+        return Page(rows: rows, limit: limit) { Cursor.encode([String($0.updatedAt), String($0.seq ?? 0)]) }
+    }
+
+    func deleteConversation(_ id: String, workspaceID: String) async throws -> Bool {
+        try await writer.write { db in
+            try ConversationRecord.filter(Column("workspace_id") == workspaceID && Column("id") == id).deleteAll(db) > 0
+        }
+    }
+
+    func eraseUser(workspaceID: String, userID: String, audit: AuditEvent) async throws -> (conversations: Int, tokens: Int) {
+        try await writer.write { db in
+            let conversations = try ConversationRecord.filter(Column("workspace_id") == workspaceID && Column("user_id") == userID).deleteAll(db)
+            try db.execute(sql: "DELETE FROM feedback WHERE workspace_id = ? AND user_id = ?", arguments: [workspaceID, userID])
+            try db.execute(sql: "DELETE FROM usage_daily WHERE workspace_id = ? AND user_id = ?", arguments: [workspaceID, userID])
+            let tokens = try EmbedTokenRecord.filter(Column("workspace_id") == workspaceID && Column("user_id") == userID).deleteAll(db)
+            var audit = audit
+            audit.data["conversations"] = .number(Double(conversations))
+            audit.data["tokens"] = .number(Double(tokens))
+            try audit.insert(db)
+            return (conversations, tokens)
+        }
+    }
+
+    func usage(workspaceID: String, from: String, to: String, groupBy column: String) async throws -> [UsageRow] {
+        precondition(["day", "bot_id", "user_id"].contains(column))
+        return try await writer.read { db in
+            try UsageRow.fetchAll(
+                db,
+                sql: """
+                    SELECT \(column) AS key, sum(messages) AS messages, sum(input_tokens) AS input_tokens,
+                           sum(output_tokens) AS output_tokens
+                    FROM usage_daily WHERE workspace_id = ? AND day >= ? AND day <= ?
+                    GROUP BY \(column) ORDER BY \(column)
+                    """,
+                arguments: [workspaceID, from, to])
         }
     }
 
