@@ -40,7 +40,11 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Parley"),
-        services: [CurlClientService(client: services.curl)],
+        // Stopped in reverse order after the server: replies drain while libcurl still runs.
+        services: [
+            CurlClientService(client: services.curl),
+            GenerationHubService(hub: services.hub, drainDeadline: config.shutdownDrainDeadline, logger: logger),
+        ],
         onServerRunning: { channel in
             logger.notice(
                 "parley is listening",

@@ -109,6 +109,25 @@ actor GenerationHub {
 
     var activeReplies: Int { activeByConversation.count }
 
+    /// Waits for running replies to finish, up to `deadline`; then stops the rest, which end
+    /// `interrupted` with their text so far stored. For graceful shutdown.
+    ///
+    /// - Returns: how many replies had to be stopped.
+    func drain(deadline: Duration) async -> Int {
+        let started = ContinuousClock.now
+        while !activeByConversation.isEmpty, ContinuousClock.now - started < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let remaining = runs.values.filter { !$0.isFinished }
+        for run in remaining { run.interrupt() }
+        // Let the stopped replies store their outcome.
+        let stopping = ContinuousClock.now
+        while !activeByConversation.isEmpty, ContinuousClock.now - stopping < .seconds(5) {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return remaining.count
+    }
+
     /// The reply streaming in `conversationID`, if any.
     func activeReply(conversationID: String) -> String? {
         activeByConversation[conversationID]

@@ -74,6 +74,13 @@ final class ReplyRun: Sendable {
         state.withLock { $0.task = task }
     }
 
+    /// Stops the generating task without a user's request (shutdown); the reply ends
+    /// `interrupted`.
+    func interrupt() {
+        let task = state.withLock { state -> Task<Void, Never>? in state.isFinished ? nil : state.task }
+        task?.cancel()
+    }
+
     /// Asks the generating task to stop; the reply then ends `cancelled`.
     func cancel() {
         let task = state.withLock { state -> Task<Void, Never>? in

@@ -37,6 +37,8 @@ public struct ParleyConfig: Sendable {
     public var streamPingInterval: Duration = .seconds(15)
     /// How often an open reply stream re-checks its token (a revoked token's streams end within it).
     public var streamCheckInterval: Duration = .seconds(5)
+    /// How long running replies may go on after SIGTERM before they are stopped as `interrupted`.
+    public var shutdownDrainDeadline: Duration = .seconds(30)
     /// `parley demo`: seed a demo workspace and serve the offline model, `/demo` and `/demo/token`.
     public var demo = false
     /// How often a streaming reply's text is saved.
@@ -101,6 +103,13 @@ public struct ParleyConfig: Sendable {
             }
             logLevel = parsed
         }
+        var grace: Duration = .seconds(30)
+        if let raw = value("PARLEY_SHUTDOWN_GRACE_SECONDS") {
+            guard let seconds = Int(raw), (0...3600).contains(seconds) else {
+                throw ConfigError(variable: "PARLEY_SHUTDOWN_GRACE_SECONDS", reason: "must be a number of seconds from 0 to 3600")
+            }
+            grace = .seconds(seconds)
+        }
         self.init(
             host: host,
             port: port,
@@ -111,6 +120,7 @@ public struct ParleyConfig: Sendable {
             durability: durability,
             logLevel: logLevel
         )
+        shutdownDrainDeadline = grace
     }
 
     var databaseURL: URL { dataDirectory.appendingPathComponent("parley.sqlite") }
