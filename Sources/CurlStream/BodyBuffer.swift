@@ -134,7 +134,8 @@ final class BodyBuffer: Sendable {
     /// - Throws: the transfer's `CurlError`, or `CancellationError` when the reading task is
     ///   cancelled (the caller then abandons the transfer).
     func next() async throws -> [UInt8]? {
-        try await withTaskCancellationHandler {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let action = locked.withLock { locked -> BodyBufferState.ReadAction in
                     let action = locked.state.read()
@@ -154,6 +155,7 @@ final class BodyBuffer: Sendable {
                     if resume { resumeTransfer() }
                     continuation.resume(returning: chunk)
                 case .end: continuation.resume(returning: nil)
+                case .fail(.cancelled) where Task.isCancelled: continuation.resume(throwing: CancellationError())
                 case .fail(let error): continuation.resume(throwing: error)
                 case .wait(let resume):
                     if resume { resumeTransfer() }

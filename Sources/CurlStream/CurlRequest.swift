@@ -68,9 +68,11 @@ public struct CurlResponse: Sendable {
             public mutating func next() async throws -> [UInt8]? {
                 do {
                     return try await handle.buffer.next()
-                } catch is CancellationError {
-                    handle.abandon()
-                    throw CancellationError()
+                } catch {
+                    // A reader that gives up takes the transfer down with it, now rather than
+                    // when the last copy of the response is released.
+                    if error is CancellationError || (error as? CurlError) == .cancelled { handle.abandon() }
+                    throw error
                 }
             }
         }
