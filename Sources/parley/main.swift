@@ -10,7 +10,7 @@ struct ParleyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley",
         abstract: "Self-hosted embedded AI chat backend.",
-        subcommands: [Serve.self, Demo.self, Migrate.self, Admin.self, Keys.self],
+        subcommands: [Serve.self, Demo.self, Migrate.self, Backup.self, Admin.self, Keys.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -103,6 +103,20 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let applied = try OperatorTasks.migrate(try options.config())
         print("schema is at \(applied.last ?? "nothing"); applied: \(applied.joined(separator: ", "))")
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a consistent copy of the database to a new file, while the server runs.",
+        discussion: "master.key is not copied: back it up separately; the copy's provider keys need it.")
+    @OptionGroup var options: ServerOptions
+    @Option(help: "The new file to write.") var to: String
+
+    func run() async throws {
+        let destination = URL(fileURLWithPath: to)
+        try OperatorTasks.backup(try options.config(), to: destination)
+        print("backup written to \(destination.path)")
     }
 }
 

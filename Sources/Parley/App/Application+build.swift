@@ -44,6 +44,9 @@ public func buildApplication(
         services: [
             CurlClientService(client: services.curl),
             GenerationHubService(hub: services.hub, drainDeadline: config.shutdownDrainDeadline, logger: logger),
+            RetentionService(
+                sweeper: RetentionSweeper(workspaces: services.stores.workspaces, chat: services.chat, clock: clock, logger: logger),
+                interval: .seconds(3600)),
         ],
         onServerRunning: { channel in
             logger.notice(

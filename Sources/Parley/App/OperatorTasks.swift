@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Logging
 
 /// What the `parley` subcommands other than `serve` do, as library calls so they are tested
@@ -25,6 +26,21 @@ public enum OperatorTasks {
             record,
             audit: AuditEvent(workspaceId: nil, type: "admin_key.created", actor: "cli", data: ["admin_key_id": .string(record.id)], createdAt: now))
         return (record.id, secret.value)
+    }
+
+    /// Writes a consistent copy of the database to `destination` with SQLite's online backup,
+    /// while a server may be using it (readers and writers are not stopped). `master.key` is not
+    /// copied: keep it safe separately, the copy's sealed secrets need it.
+    ///
+    /// - Throws: when `destination` already exists, or SQLite fails.
+    public static func backup(_ config: ParleyConfig, to destination: URL) throws {
+        guard !FileManager.default.fileExists(atPath: destination.path) else {
+            throw ConfigError(variable: "--to", reason: "\(destination.path) already exists; choose a new file")
+        }
+        let source = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
+        let copy = try DatabaseQueue(path: destination.path)
+        try source.writer.backup(to: copy)
+        try copy.close()
     }
 
     /// Makes a new embed-token signing key current; returns its `kid`.

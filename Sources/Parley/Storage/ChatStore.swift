@@ -54,6 +54,9 @@ protocol ChatStore: Sendable {
     /// Deletes every conversation (with messages and feedback), usage row and issued token of the
     /// user, and writes `audit`, in one transaction. Returns the numbers deleted.
     func eraseUser(workspaceID: String, userID: String, audit: AuditEvent) async throws -> (conversations: Int, tokens: Int)
+    /// Deletes at most `limit` conversations of the workspace last updated before `cutoff`;
+    /// returns how many. Small batches keep each write transaction short.
+    func deleteConversations(workspaceID: String, updatedBefore cutoff: Int64, limit: Int) async throws -> Int
     /// Usage between two days (inclusive, `YYYY-MM-DD`), summed per `group` (`day`, `bot_id` or `user_id`).
     func usage(workspaceID: String, from: String, to: String, groupBy column: String) async throws -> [UsageRow]
 }
@@ -283,6 +286,18 @@ struct SQLiteChatStore: ChatStore {
             audit.data["tokens"] = .number(Double(tokens))
             try audit.insert(db)
             return (conversations, tokens)
+        }
+    }
+
+    func deleteConversations(workspaceID: String, updatedBefore cutoff: Int64, limit: Int) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM conversations WHERE seq IN (
+                        SELECT seq FROM conversations WHERE workspace_id = ? AND updated_at < ? LIMIT ?)
+                    """,
+                arguments: [workspaceID, cutoff, limit])
+            return db.changesCount
         }
     }
 
