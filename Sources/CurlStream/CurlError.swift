@@ -15,13 +15,6 @@ public enum CurlError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The client was shut down.
     case shutdown
 
-    public var isTimeout: Bool {
-        switch self {
-        case .connectTimeout, .firstByteTimeout, .idleTimeout, .totalTimeout: true
-        default: false
-        }
-    }
-
     public var description: String {
         switch self {
         case .connectTimeout: "connect timeout"

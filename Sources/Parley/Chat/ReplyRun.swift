@@ -31,7 +31,6 @@ final class ReplyRun: Sendable {
     }
 
     var isFinished: Bool { state.withLock { $0.isFinished } }
-    var nextSeq: Int { state.withLock { $0.events.count } }
     var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
 
     /// Appends the next event and hands it to every subscriber; a terminal event ends them all.
