@@ -64,4 +64,33 @@ import TestUpstream
             #expect(try await sweeper.sweep() == 0)
         }
     }
+
+    @Test func metricsDescribeRequestsRepliesStreamsAndLimits() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["one", "two"]) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base, settings: ["messages_per_minute": 1])
+                let conversation = try await chat.newConversation()
+                _ = try await chat.streams.post(conversation, "hi", token: chat.token)
+                _ = try await api.request(.post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "again"])
+
+                let metrics = try await api.request(.get, "/metrics")
+                #expect(metrics.status == .ok)
+                #expect(metrics.headers[.contentType]?.hasPrefix("text/plain") == true)
+                let text = metrics.text
+                #expect(text.contains(#"parley_http_requests_total{route="/v1/conversations/{cid}/messages",method="POST",status="200"} 1"#))
+                #expect(text.contains(#"parley_replies_total{outcome="complete"} 1"#))
+                #expect(text.contains(#"parley_tokens_total{direction="output"} 2"#))
+                #expect(text.contains(#"parley_rate_limited_total{limit="messages_per_minute"} 1"#))
+                #expect(text.contains("parley_provider_time_to_first_token_seconds_count 1"))
+                #expect(text.contains("parley_sse_streams_open 0"))
+                #expect(text.contains("parley_sqlite_write_duration_seconds_count"))
+                #expect(!text.contains(conversation), "routes are templates, never ids")
+
+                let workspaceAdmin = try await api.createAPIKey(workspace: chat.tenant.workspace, scope: "admin")
+                #expect(try await api.request(.get, "/metrics", as: .bearer(workspaceAdmin)).errorCode == "forbidden")
+                #expect(try await api.request(.get, "/metrics", as: .none).errorCode == "missing_token")
+            }
+        }
+    }
 }

@@ -1,6 +1,8 @@
 import CurlStream
 import Foundation
+import HTTPTypes
 import Hummingbird
+import NIOCore
 import Logging
 
 /// Builds the whole Parley server: storage (migrated), keys, routes and middleware.
@@ -61,6 +63,7 @@ public func buildApplication(
 func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
     let router = Router(context: ParleyRequestContext.self)
     router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: MetricsMiddleware(metrics: services.metrics))
     router.add(middleware: ResponseHeadersMiddleware())
     router.add(middleware: CORSMiddleware())
     router.add(middleware: ErrorMiddleware())
@@ -85,13 +88,23 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
     AdminViewRoutes(services: services).register(on: admin)
     AdminConversationRoutes(services: services).register(on: admin)
 
+    let operators = router.group().add(middleware: apiKeyAuthenticator).group(context: AdminRequestContext.self)
+    operators.get("/metrics") { _, context in
+        guard context.credential.isOperator else { throw ParleyError.forbidden("Metrics need the operator's admin key.") }
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: services.metrics.render())))
+    }
+
     let chat = router.group("/v1")
         .add(middleware: EmbedTokenAuthenticator(tokens: services.tokens, publicOrigin: services.config.publicOrigin))
         .group(context: EmbedRequestContext.self)
     SessionRoutes(services: services).register(on: chat)
     ChatRoutes(
         services: services,
-        stream: ReplyStreamResponse(pingInterval: services.config.streamPingInterval, checkInterval: services.config.streamCheckInterval)
+        stream: ReplyStreamResponse(
+            pingInterval: services.config.streamPingInterval, checkInterval: services.config.streamCheckInterval,
+            openStreams: services.metrics.openStreams)
     ).register(on: chat)
 
     return router
@@ -109,7 +122,8 @@ extension ParleyServices {
             at: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let secretBox = try SecretBox.loadOrCreateMasterKey(at: config.masterKeyURL)
         let database = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
-        let stores = Stores.sqlite(database)
+        let metrics = ParleyMetrics()
+        let stores = Stores.sqlite(database, onGroupCommit: { metrics.sqliteWrite($0) })
         let keyRing = SigningKeyRing(store: stores.signingKeys, secretBox: secretBox, clock: clock, logger: logger)
         try await keyRing.load()
         let issuer = config.publicURL.absoluteString.hasSuffix("/")
@@ -123,7 +137,7 @@ extension ParleyServices {
         let curl = CurlClient()
         let generator = ReplyGenerator(
             store: chat, provider: ProviderClient(http: curl, upstreamGuard: upstreamGuard, timeouts: config.upstreamTimeouts),
-            secretBox: secretBox, clock: clock, logger: logger, flushInterval: config.replyFlushInterval,
+            secretBox: secretBox, clock: clock, logger: logger, metrics: metrics, flushInterval: config.replyFlushInterval,
             providerOverride: config.providerOverride)
         return ParleyServices(
             config: config,
@@ -135,9 +149,10 @@ extension ParleyServices {
             mintLimiter: RateLimiter(clock: clock),
             messageLimiter: RateLimiter(clock: clock),
             chat: chat,
-            hub: GenerationHub(store: chat, generator: generator, clock: clock, logger: logger),
+            hub: GenerationHub(store: chat, generator: generator, clock: clock, logger: logger, metrics: metrics),
             upstreamGuard: upstreamGuard,
             curl: curl,
+            metrics: metrics,
             clock: clock,
             logger: logger)
     }

@@ -16,6 +16,7 @@ struct ParleyServices: Sendable {
     let hub: GenerationHub
     let upstreamGuard: UpstreamGuard
     let curl: CurlClient
+    let metrics: ParleyMetrics
     let clock: WallClock
     let logger: Logger
 
@@ -55,6 +56,7 @@ struct ParleyServices: Sendable {
         let perMinute = workspace.settings.messagesPerMinute
         let limit = RateLimiter.Limit(ratePerSecond: Double(perMinute) / 60, burst: perMinute)
         if case .limited(let retryAfter) = messageLimiter.acquire("\(workspace.id)\u{1F}\(userID)", limit: limit) {
+            metrics.rateLimited("messages_per_minute")
             throw ParleyError.rateLimited(retryAfter: retryAfter)
         }
     }
@@ -67,6 +69,7 @@ struct ParleyServices: Sendable {
         let limit = RateLimiter.Limit(
             ratePerSecond: workspace.settings.tokenMintRatePerSecond, burst: workspace.settings.tokenMintBurst)
         if case .limited(let retryAfter) = mintLimiter.acquire(key, limit: limit) {
+            metrics.rateLimited("token_mint")
             logger.notice(
                 "token minting rate-limited",
                 metadata: ["parley.credential_id": "\(credential.id)", "parley.workspace_id": "\(workspace.id)"])

@@ -16,6 +16,7 @@ actor GenerationHub {
     private let generator: ReplyGenerator
     private let clock: WallClock
     private let logger: Logger
+    private let metrics: ParleyMetrics?
     /// How long a finished reply's events stay in memory for late resumes and repeats.
     private let retention: Duration
 
@@ -24,7 +25,11 @@ actor GenerationHub {
     private var activeByWorkspace: [String: Int] = [:]
     private var reservedOutput: [String: Int] = [:]
 
-    init(store: any ChatStore, generator: ReplyGenerator, clock: WallClock, logger: Logger, retention: Duration = .seconds(120)) {
+    init(
+        store: any ChatStore, generator: ReplyGenerator, clock: WallClock, logger: Logger, metrics: ParleyMetrics? = nil,
+        retention: Duration = .seconds(120)
+    ) {
+        self.metrics = metrics
         self.store = store
         self.generator = generator
         self.clock = clock
@@ -56,6 +61,7 @@ actor GenerationHub {
         }
         let workspaceID = request.conversation.workspaceId
         guard activeByWorkspace[workspaceID, default: 0] < request.settings.maxConcurrentReplies else {
+            metrics?.rateLimited("concurrent_replies")
             throw ParleyError.rateLimited(retryAfter: 5)
         }
         let reservation = request.bot.maxOutputTokens
@@ -63,6 +69,7 @@ actor GenerationHub {
             let used = try await store.outputTokens(workspaceID: workspaceID, day: UsageDay.string(for: clock.nowMilliseconds))
             guard used + reservedOutput[workspaceID, default: 0] + reservation <= budget else {
                 logger.notice("daily output-token budget reached", metadata: ["parley.workspace_id": "\(workspaceID)"])
+                metrics?.rateLimited("daily_output_budget")
                 throw ParleyError.rateLimited(retryAfter: secondsUntilUTCMidnight())
             }
         }

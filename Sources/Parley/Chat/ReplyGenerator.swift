@@ -10,6 +10,7 @@ struct ReplyGenerator: Sendable {
     let secretBox: SecretBox
     let clock: WallClock
     let logger: Logger
+    var metrics: ParleyMetrics?
     /// The longest the stored text of a streaming reply lags behind.
     var flushInterval: Duration = .seconds(1)
     /// How many recent messages are read to build the context; bounds the read however long
@@ -29,6 +30,7 @@ struct ReplyGenerator: Sendable {
         var failure: ProviderFailure?
         let pending = PendingText()
         let started = ContinuousClock.now
+        var firstText: Duration?
         do {
             try run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
             try run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
@@ -48,6 +50,7 @@ struct ReplyGenerator: Sendable {
             try await provider.stream(request, logger: logger) { event in
                 switch event {
                 case .delta(let delta):
+                    if firstText == nil { firstText = ContinuousClock.now - started }
                     text += delta
                     // A provider that ignores max_tokens (or streams forever) is cut off.
                     guard Self.estimatedTokens(text) <= bot.maxOutputTokens * 4 + 256 else {
@@ -103,6 +106,9 @@ struct ReplyGenerator: Sendable {
         } catch {
             logger.error("could not encode the terminal event", metadata: ["parley.error": "\(error)"])
         }
+        metrics?.reply(
+            outcome: final.status?.rawValue ?? "unknown", timeToFirstToken: firstText, duration: ContinuousClock.now - started,
+            usage: TokenUsage(inputTokens: final.inputTokens ?? 0, outputTokens: final.outputTokens ?? 0))
         logger.info(
             "reply finished",
             metadata: [

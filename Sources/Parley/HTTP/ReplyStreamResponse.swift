@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Prometheus
 import Hummingbird
 import ServiceLifecycle
 import Synchronization
@@ -14,6 +15,8 @@ import Synchronization
 struct ReplyStreamResponse {
     var pingInterval: Duration = .seconds(15)
     var checkInterval: Duration = .seconds(5)
+    /// Counts open streams (metrics), when given.
+    var openStreams: Gauge?
 
     private enum Outbound: Sendable {
         case event(ReplyEvent)
@@ -31,9 +34,12 @@ struct ReplyStreamResponse {
         headers[HTTPField.Name("X-Accel-Buffering")!] = "no"
         let pingInterval = self.pingInterval
         let checkInterval = self.checkInterval
+        let openStreams = self.openStreams
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody { writer in
+                openStreams?.increment()
+                defer { openStreams?.decrement() }
                 let (mailbox, input) = AsyncStream.makeStream(of: Outbound.self)
                 try await withGracefulShutdownHandler {
                     try await withThrowingTaskGroup(of: Void.self) { group in

@@ -13,13 +13,15 @@ actor GroupCommitter {
     typealias Write = @Sendable (Database) throws -> Void
 
     private let writer: any DatabaseWriter
+    private let onCommit: @Sendable (Duration) -> Void
     private var pending: [(write: Write, done: CheckedContinuation<Void, any Error>)] = []
     private var isCommitting = false
     /// The largest batch committed so far; reported by tests and benchmarks.
     private(set) var largestBatch = 0
 
-    init(writer: any DatabaseWriter) {
+    init(writer: any DatabaseWriter, onCommit: @escaping @Sendable (Duration) -> Void = { _ in }) {
         self.writer = writer
+        self.onCommit = onCommit
     }
 
     /// Runs `write` in the next group transaction and returns once that transaction committed.
@@ -41,6 +43,8 @@ actor GroupCommitter {
             pending.removeAll(keepingCapacity: true)
             largestBatch = max(largestBatch, batch.count)
             let writes = batch.map(\.write)
+            let started = ContinuousClock.now
+            defer { onCommit(ContinuousClock.now - started) }
             do {
                 let outcomes = try await writer.write { db -> [(any Error)?] in
                     writes.map { write in

@@ -77,14 +77,15 @@ struct Stores: Sendable {
     var audit: any AuditStore
 
     /// The SQLite implementation of every store over one database.
-    static func sqlite(_ database: ParleyDatabase) -> Stores {
+    /// - Parameter onGroupCommit: told how long each group-commit transaction took (metrics).
+    static func sqlite(_ database: ParleyDatabase, onGroupCommit: @escaping @Sendable (Duration) -> Void = { _ in }) -> Stores {
         let writer = database.writer
         return Stores(
             workspaces: SQLiteWorkspaceStore(writer: writer),
             bots: SQLiteBotStore(writer: writer),
             credentials: SQLiteCredentialStore(writer: writer),
             signingKeys: SQLiteSigningKeyStore(writer: writer),
-            tokens: SQLiteEmbedTokenStore(writer: writer, committer: GroupCommitter(writer: writer)),
+            tokens: SQLiteEmbedTokenStore(writer: writer, committer: GroupCommitter(writer: writer, onCommit: onGroupCommit)),
             audit: SQLiteAuditStore(writer: writer)
         )
     }
