@@ -13,7 +13,7 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product parley
 
 # Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
 # interoperability test with a standard JWT library, then the pages in headless Chromium
@@ -22,6 +22,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
+	python3 Tests/docker/check_runtime_libraries.py $(PARLEY_BIN) docker/Dockerfile Makefile
 	cd Tests/browser && PARLEY_BINARY=$(CURDIR)/$(PARLEY_BIN) python3 -m pytest -q -p no:cacheprovider
 
 # Builds, seeds a demo workspace and serves the chat page at http://127.0.0.1:8080/demo, offline.

@@ -3,7 +3,7 @@
 # Parley. Safe to run again: it installs only what is missing.
 set -euo pipefail
 
-packages=(libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config python3 python3-pip curl chromium chromium-driver)
+packages=(libsqlite3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev pkg-config binutils python3 python3-pip curl chromium chromium-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
