@@ -122,7 +122,8 @@ struct Backup: AsyncParsableCommand {
 
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operator credentials.", subcommands: [CreateKey.self])
+        abstract: "Operator credentials, and the admin API of a running server.",
+        subcommands: [CreateKey.self, Workspaces.self, APIKeys.self, Bots.self])
 
     struct CreateKey: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -134,6 +135,98 @@ struct Admin: AsyncParsableCommand {
             let created = try await OperatorTasks.createAdminKey(try options.config(), name: name)
             print(created.key)
             FileHandle.standardError.write(Data("created admin key \(created.id); it is shown only this once\n".utf8))
+        }
+    }
+}
+
+/// How the admin subcommands reach a running server.
+struct RemoteOptions: ParsableArguments {
+    @Option(help: "Parley's URL (PARLEY_URL, default http://127.0.0.1:8080).") var url: String?
+    @Option(help: "An admin key (PARLEY_ADMIN_KEY); prefer the environment to keep it out of shell history.") var key: String?
+
+    func client() throws -> AdminClient {
+        let environment = ProcessInfo.processInfo.environment
+        guard let key = key ?? environment["PARLEY_ADMIN_KEY"], !key.isEmpty else {
+            throw ValidationError("set PARLEY_ADMIN_KEY (or --key) to an admin key")
+        }
+        return AdminClient(baseURL: url ?? environment["PARLEY_URL"] ?? "http://127.0.0.1:8080", adminKey: key)
+    }
+
+    func run(_ method: String, _ path: String, body: [String: Any]? = nil) async throws {
+        do {
+            print(try await client().call(method, path, body: body))
+        } catch let failure as AdminClient.Failure {
+            FileHandle.standardError.write(Data("\(failure)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension Admin {
+    struct Workspaces: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List or create workspaces.", subcommands: [List.self, Create.self])
+
+        struct List: AsyncParsableCommand {
+            @OptionGroup var remote: RemoteOptions
+            func run() async throws { try await remote.run("GET", "/admin/v1/workspaces?limit=100") }
+        }
+
+        struct Create: AsyncParsableCommand {
+            @OptionGroup var remote: RemoteOptions
+            @Option(help: "Display name.") var name: String
+            @Option(help: "Your own id ([A-Za-z0-9_-]{1,64}); ws_… when omitted.") var id: String?
+            @Option(help: "An allowed browser origin (repeatable).") var origin: [String] = []
+
+            func run() async throws {
+                var body: [String: Any] = ["name": name, "allowed_origins": origin]
+                if let id { body["id"] = id }
+                try await remote.run("POST", "/admin/v1/workspaces", body: body)
+            }
+        }
+    }
+
+    struct APIKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "api-keys", abstract: "Create a workspace API key (shown once).", subcommands: [Create.self])
+
+        struct Create: AsyncParsableCommand {
+            @OptionGroup var remote: RemoteOptions
+            @Option(help: "The workspace id.") var workspace: String
+            @Option(help: "A name to recognize the key by.") var name: String
+            @Option(help: "tokens or admin.") var scope = "tokens"
+
+            func run() async throws {
+                try await remote.run("POST", "/admin/v1/workspaces/\(workspace)/api-keys", body: ["name": name, "scope": scope])
+            }
+        }
+    }
+
+    struct Bots: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a bot.", subcommands: [Create.self])
+
+        struct Create: AsyncParsableCommand {
+            @OptionGroup var remote: RemoteOptions
+            @Option(help: "The workspace id.") var workspace: String
+            @Option(help: "Display name.") var name: String
+            @Option(help: "openai or anthropic.") var kind = "openai"
+            @Option(help: "The model, e.g. gpt-4o-mini.") var model: String
+            @Option(help: "The API root; the provider's default when omitted.") var baseURL: String?
+            @Option(help: "Name of an environment variable holding the provider key (never the key itself).") var apiKeyEnv: String?
+            @Option(help: "A greeting shown before the first message.") var greeting: String?
+
+            func run() async throws {
+                var provider: [String: Any] = ["kind": kind, "model": model]
+                if let baseURL { provider["base_url"] = baseURL }
+                if let variable = apiKeyEnv {
+                    guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                        throw ValidationError("the environment variable \(variable) is not set")
+                    }
+                    provider["api_key"] = value
+                }
+                var body: [String: Any] = ["name": name, "provider": provider]
+                if let greeting { body["greeting"] = greeting }
+                try await remote.run("POST", "/admin/v1/workspaces/\(workspace)/bots", body: body)
+            }
         }
     }
 }

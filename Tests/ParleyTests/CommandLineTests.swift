@@ -136,6 +136,38 @@ import Testing
         #expect(process.terminationStatus == 0)
     }
 
+    @Test func theAdminSubcommandsSetUpAWorkspaceWithoutCurl() async throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let adminKey = "sk_admin_" + RandomToken.base62(32)
+        let (server, port) = try await Self.launch(["serve", "--data-dir", folder.path], environment: ["PARLEY_ADMIN_KEY": adminKey])
+        defer {
+            server.terminate()
+            server.waitUntilExit()
+        }
+        let environment = ["PARLEY_ADMIN_KEY": adminKey, "PARLEY_URL": "http://127.0.0.1:\(port)", "PROVIDER_KEY": "sk-from-the-environment-123456"]
+        func parley(_ arguments: [String]) throws -> (Run, [String: Any]) {
+            let run = try Self.run(Self.binary, arguments, in: folder, environment: environment)
+            let json = (try? JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8))) as? [String: Any] ?? [:]
+            return (run, json)
+        }
+
+        let (created, workspace) = try parley(["admin", "workspaces", "create", "--name", "Acme", "--id", "acme", "--origin", "https://app.acme.test"])
+        #expect(created.status == 0, "\(created.output)")
+        #expect(workspace["id"] as? String == "acme")
+        #expect(workspace["allowed_origins"] as? [String] == ["https://app.acme.test"])
+        let (_, bot) = try parley(["admin", "bots", "create", "--workspace", "acme", "--name", "Helper", "--model", "gpt-4o-mini", "--api-key-env", "PROVIDER_KEY"])
+        #expect((bot["provider"] as? [String: Any])?["api_key_set"] as? Bool == true)
+        let (_, key) = try parley(["admin", "api-keys", "create", "--workspace", "acme", "--name", "backend"])
+        #expect((key["key"] as? String)?.hasPrefix("sk_live_") == true)
+        let (listed, _) = try parley(["admin", "workspaces", "list"])
+        #expect(listed.standardOutput.contains("\"acme\""))
+
+        let (refused, _) = try parley(["admin", "api-keys", "create", "--workspace", "acme", "--name", "x", "--scope", "root"])
+        #expect(refused.status == 1)
+        #expect(refused.standardError.contains("invalid_request"))
+    }
+
     @Test func rotatedKeysSignNewTokensWhileOldOnesStayValidAndPublished() async throws {
         let server = TestServer()
         try await server.run { api throws in
