@@ -80,7 +80,7 @@ case "migrations" where arguments.count == 3:
 case "public" where arguments.count == 3:
     let root = URL(fileURLWithPath: arguments[1]).standardizedFileURL.path + "/"
     var entries: [String] = []
-    for path in files(in: arguments[1], extensions: ["js", "html", "css", "svg"]) {
+    for path in files(in: arguments[1], extensions: ["js", "html", "css", "svg", "json"]) {
         let full = URL(fileURLWithPath: path).standardizedFileURL.path
         guard full.hasPrefix(root) else { fail("\(path) is outside \(root)") }
         let text = try String(contentsOf: URL(fileURLWithPath: full), encoding: .utf8)

@@ -30,6 +30,7 @@ struct AssetRoutes {
         for (path, type) in [
             ("widget.js", "text/javascript; charset=utf-8"), ("embedded-chat.js", "text/javascript; charset=utf-8"),
             ("view.js", "text/javascript; charset=utf-8"), ("pages.css", "text/css; charset=utf-8"),
+            ("openapi.json", "application/json"),
         ] {
             if let text = EmbeddedPublicFiles.all[path] { assets[path] = Asset(text, contentType: type) }
         }
