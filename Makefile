@@ -16,13 +16,15 @@ release: deps
 	$(SWIFT) build -c release --product parley
 
 # Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
-# interoperability test with a standard JWT library, then the pages in headless Chromium
-# (screenshots in test-artifacts/screenshots).
+# interoperability test with a standard JWT library, the Dockerfile's runtime-library check,
+# schemathesis against /openapi.json, then the pages in headless Chromium (screenshots in
+# test-artifacts/screenshots).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
 	python3 Tests/docker/check_runtime_libraries.py $(PARLEY_BIN) docker/Dockerfile Makefile
+	python3 Tests/openapi/run_schemathesis.py $(PARLEY_BIN)
 	cd Tests/browser && PARLEY_BINARY=$(CURDIR)/$(PARLEY_BIN) python3 -m pytest -q -p no:cacheprovider
 
 # Builds, seeds a demo workspace and serves the chat page at http://127.0.0.1:8080/demo, offline.
