@@ -4,7 +4,7 @@
 SWIFT ?= swift
 PARLEY_BIN = .build/debug/parley
 
-.PHONY: deps build release test demo clean-data
+.PHONY: deps build release test demo bench clean-data
 
 deps:
 	@./scripts/install-deps.sh
@@ -30,6 +30,13 @@ test: deps
 # Builds, seeds a demo workspace and serves the chat page at http://127.0.0.1:8080/demo, offline.
 demo: build
 	$(PARLEY_BIN) demo
+
+# Benchmarks of a release build (bench/README.md); installs wrk and nginx if missing.
+bench: deps
+	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx >/dev/null)
+	$(SWIFT) build -c release --product parley
+	python3 bench/run.py
 
 clean-data:
 	rm -rf data
