@@ -92,13 +92,12 @@ import TestUpstream
     }
 
     @Test func noResponseHeadInTimeIsAFirstByteTimeout() async throws {
-        let upstream = ScriptedUpstream { _ in .init(delayBeforeHead: .seconds(3)) }
-        try await upstream.run { base in
-            let started = ContinuousClock.now
+        // The head would come after 10 s: an error at all proves the 300 ms deadline fired first.
+        let upstream = ScriptedUpstream { _ in .init(delayBeforeHead: .seconds(10)) }
+        _ = try await upstream.run { base in
             await #expect(throws: CurlError.firstByteTimeout) {
                 _ = try await client.execute(CurlRequest(url: base + "/", timeouts: .init(firstByte: .milliseconds(300))))
             }
-            #expect(ContinuousClock.now - started < .seconds(2))
         }
     }
 
@@ -143,7 +142,7 @@ import TestUpstream
                 if closedAt == nil { try await Task.sleep(for: .milliseconds(20)) }
             }
             let closed = try #require(closedAt, "the upstream saw its connection closed")
-            #expect(closed - cancelledAt < .seconds(1))
+            #expect(closed - cancelledAt < .seconds(2), "generous for a loaded machine; the design target is 100 ms")
             #expect(client.openTransfers == 0)
         }
     }
