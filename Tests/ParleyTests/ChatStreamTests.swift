@@ -292,7 +292,7 @@ import TestUpstream
     @Test func pingsKeepAQuietStreamAlive() async throws {
         let upstream = ScriptedUpstream { _ in
             var reply = FakeProvider.openAI(["late"])
-            reply.steps.insert(.sleep(.milliseconds(900)), at: 0)
+            reply.steps.insert(.sleep(.seconds(2)), at: 0)  // about six ping intervals of silence
             return reply
         }
         let server = TestServer { config in
@@ -310,7 +310,7 @@ import TestUpstream
     }
 
     @Test func revokingTheTokenEndsItsOpenStreams() async throws {
-        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["a", "b", "c", "d"], pause: .milliseconds(500)) }
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["a", "b", "c", "d", "e", "f", "g", "h"], pause: .milliseconds(500)) }
         let server = TestServer { $0.streamCheckInterval = .milliseconds(200) }
         try await upstream.run { base in
             try await server.run { api throws in
