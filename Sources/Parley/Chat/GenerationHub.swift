@@ -135,9 +135,9 @@ actor GenerationHub {
         return remaining.count
     }
 
-    /// The reply streaming in `conversationID`, if any.
-    func activeReply(conversationID: String) -> String? {
-        activeByConversation[conversationID]
+    /// Stops the reply streaming in `conversationID`, if any (before the conversation is deleted).
+    func cancelReply(inConversation conversationID: String) {
+        if let messageID = activeByConversation[conversationID] { _ = cancel(messageID) }
     }
 
     private func newPair(_ request: Start) -> ReplyPair {

@@ -38,6 +38,13 @@ enum JSONBody {
         return try decode(type, from: Data(buffer.readableBytesView))
     }
 
+    /// Like `decode(_:from:limit:)` for endpoints whose body is optional: a request with neither
+    /// a `Content-Type` nor any body bytes gets `empty`.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, orIfAbsent empty: T) async throws -> T {
+        let hasBody = request.headers[.contentType] != nil || (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0
+        return hasBody ? try await decode(type, from: request) : empty
+    }
+
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         guard !data.isEmpty else { throw ParleyError.invalidJSON("The request body is empty; send a JSON object.") }
         do {

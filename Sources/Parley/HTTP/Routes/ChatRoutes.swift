@@ -59,8 +59,7 @@ struct ChatRoutes {
     }
 
     @Sendable func createConversation(_ request: Request, context: EmbedRequestContext) async throws -> Response {
-        let hasBody = request.headers[.contentType] != nil || (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0
-        let body = hasBody ? try await JSONBody.decode(TitleBody.self, from: request) : TitleBody()
+        let body = try await JSONBody.decode(TitleBody.self, from: request, orIfAbsent: TitleBody())
         let now = services.clock.nowMilliseconds
         let created = try await services.chat.createConversation(
             ConversationRecord(
@@ -87,7 +86,7 @@ struct ChatRoutes {
 
     @Sendable func deleteConversation(_ request: Request, context: EmbedRequestContext) async throws -> Response {
         let conversation = try await conversation(context)
-        if let active = await services.hub.activeReply(conversationID: conversation.id) { _ = await services.hub.cancel(active) }
+        await services.hub.cancelReply(inConversation: conversation.id)
         guard try await services.chat.deleteConversation(conversation.id, owner: owner(context)) else {
             throw ParleyError.notFound("No such conversation.")
         }

@@ -98,8 +98,7 @@ struct TokenRoutes {
     @Sendable func botEmbedToken(_ request: Request, context: IssuerRequestContext) async throws -> Response {
         let botID = try context.parameters.require("botId")
         // The body is optional here: every field has a default.
-        let hasBody = request.headers[.contentType] != nil || (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0
-        let body = hasBody ? try await JSONBody.decode(BotEmbedTokenBody.self, from: request) : BotEmbedTokenBody()
+        let body = try await JSONBody.decode(BotEmbedTokenBody.self, from: request, orIfAbsent: BotEmbedTokenBody())
         let user = try EmbedTokenService.User(
             id: Validate.optionalText(body.visitorID, param: "visitor_id", maxLength: 256) ?? RandomToken.id("anon_"),
             email: Validate.optionalText(body.visitorEmail, param: "visitor_email", maxLength: 320),
