@@ -2,6 +2,11 @@
 #define PARLEY_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 // curl_easy_setopt, curl_easy_getinfo and curl_multi_setopt are variadic, which Swift cannot
 // call. Each wrapper below fixes one argument type so the call is typed on the Swift side.
@@ -75,6 +80,77 @@ static inline int ccurl_multi_next_done(CURLM *multi, CURL **handle, CURLcode *r
         }
     }
     return 0;
+}
+
+// The reactor drives libcurl with curl_multi_socket_action and its own epoll set, so each
+// readable socket costs O(1), however many transfers are open (curl_multi_perform and
+// curl_multi_poll walk every transfer on every wake-up). The epoll and eventfd plumbing is here
+// because epoll_event is a packed struct that Swift cannot build portably.
+
+static inline CURLMcode ccurl_multi_setopt_socket_callback(CURLM *multi, curl_socket_callback callback, void *userp) {
+    CURLMcode code = curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, callback);
+    return code != CURLM_OK ? code : curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, userp);
+}
+
+static inline CURLMcode ccurl_multi_setopt_timer_callback(CURLM *multi, curl_multi_timer_callback callback, void *userp) {
+    CURLMcode code = curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, callback);
+    return code != CURLM_OK ? code : curl_multi_setopt(multi, CURLMOPT_TIMERDATA, userp);
+}
+
+/// Lets libcurl run whatever its timer was set for (connects, timeouts, unpaused transfers).
+static inline CURLMcode ccurl_multi_timeout_action(CURLM *multi, int *running) {
+    return curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, running);
+}
+
+static inline int ccurl_epoll_create(void) {
+    return epoll_create1(EPOLL_CLOEXEC);
+}
+
+static inline int ccurl_eventfd_create(void) {
+    return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+static inline void ccurl_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t written = write(fd, &one, sizeof one);
+    (void)written; // a full counter still wakes the reader
+}
+
+static inline void ccurl_eventfd_drain(int fd) {
+    uint64_t value;
+    ssize_t got = read(fd, &value, sizeof value);
+    (void)got;
+}
+
+/// Watches `fd` for what libcurl asked in its socket callback (CURL_POLL_IN, _OUT, _INOUT), or
+/// stops watching it (CURL_POLL_REMOVE). Returns 0 or -1 with errno set.
+static inline int ccurl_epoll_watch(int epfd, int fd, int what) {
+    if (what == CURL_POLL_REMOVE) {
+        return epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
+    struct epoll_event event = {0};
+    if (what & CURL_POLL_IN) event.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT) event.events |= EPOLLOUT;
+    event.data.fd = fd;
+    if (epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &event) == 0) return 0;
+    return errno == ENOENT ? epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &event) : -1;
+}
+
+/// Waits up to `timeout` ms (-1: forever). Fills `fds` and, for each, libcurl's CURL_CSELECT_*
+/// mask. Returns how many are ready, 0 on timeout, -1 on error (EINTR included).
+static inline int ccurl_epoll_wait(int epfd, int *fds, int *masks, int capacity, int timeout) {
+    struct epoll_event events[512];
+    if (capacity > 512) capacity = 512;
+    int count = epoll_wait(epfd, events, capacity, timeout);
+    for (int i = 0; i < count; i++) {
+        int mask = 0;
+        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+        fds[i] = events[i].data.fd;
+        masks[i] = mask;
+    }
+    return count;
 }
 
 #endif

@@ -4,13 +4,16 @@ import Synchronization
 
 /// The one thread that drives every transfer through libcurl's multi interface.
 ///
-/// Other threads never touch libcurl: they queue a `Command` and wake the thread with
-/// `curl_multi_wakeup` (the one multi call that is safe from any thread). The thread then waits
-/// in `curl_multi_poll` on every transfer's socket at once, so thousands of concurrent transfers
-/// cost one thread, and checks the deadlines libcurl does not enforce itself (first byte, idle).
+/// Other threads never touch libcurl: they queue a `Command` and wake the thread through an
+/// eventfd. The thread waits in `epoll_wait` on the sockets libcurl asked it to watch (its socket
+/// callback) and on libcurl's next timer (its timer callback), and hands each ready socket to
+/// `curl_multi_socket_action`. A chunk arriving on one of ten thousand transfers therefore costs
+/// the same as on one: `curl_multi_perform`/`curl_multi_poll` would walk every transfer on
+/// every wake-up. The thread also checks the deadlines libcurl does not enforce itself (first
+/// byte, idle).
 final class Reactor: @unchecked Sendable {
-    // `multi`, `transfers` and `byHandle` are touched only on the reactor thread; `commands`
-    // is locked; `multi` is read by other threads only to pass it to `curl_multi_wakeup`.
+    // `multi`, `transfers`, `byHandle` and `timerDeadline` are touched only on the reactor thread
+    // (libcurl's callbacks run there too); `commands` is locked; `wakeFD` is written by any thread.
     enum Command: Sendable {
         case start(Transfer)
         case resume(UInt64)
@@ -19,9 +22,13 @@ final class Reactor: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
+    private let epoll: Int32
+    private let wakeFD: Int32
     private let commands = Mutex<(queue: [Command], stopped: Bool)>(([], false))
     private var transfers: [UInt64: Transfer] = [:]
     private var byHandle: [UnsafeMutableRawPointer: UInt64] = [:]
+    /// When libcurl next wants `curl_multi_socket_action(CURL_SOCKET_TIMEOUT)`; nil: no timer.
+    private var timerDeadline: ContinuousClock.Instant?
     private var lastDeadlineCheck = ContinuousClock.now
     private let finished = Mutex<Bool>(false)
     private var thread: Thread?
@@ -29,6 +36,20 @@ final class Reactor: @unchecked Sendable {
     init() {
         Self.globalInit
         multi = curl_multi_init()
+        epoll = ccurl_epoll_create()
+        wakeFD = ccurl_eventfd_create()
+        precondition(epoll >= 0 && wakeFD >= 0, "the curl reactor could not create its epoll set: errno \(errno)")
+        _ = ccurl_epoll_watch(epoll, wakeFD, CURL_POLL_IN)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        _ = ccurl_multi_setopt_socket_callback(multi, { _, socket, what, context, _ in
+            let reactor = Unmanaged<Reactor>.fromOpaque(context!).takeUnretainedValue()
+            return ccurl_epoll_watch(reactor.epoll, socket, what) == 0 || what == CURL_POLL_REMOVE ? 0 : -1
+        }, context)
+        _ = ccurl_multi_setopt_timer_callback(multi, { _, milliseconds, context in
+            let reactor = Unmanaged<Reactor>.fromOpaque(context!).takeUnretainedValue()
+            reactor.timerDeadline = milliseconds < 0 ? nil : .now + .milliseconds(milliseconds)
+            return 0
+        }, context)
         let thread = Thread { [self] in run() }
         thread.name = "curl-reactor"
         self.thread = thread
@@ -51,15 +72,19 @@ final class Reactor: @unchecked Sendable {
             if case .shutdown = command { state.stopped = true }
             return true
         }
-        if accepted { curl_multi_wakeup(multi) }
+        if accepted { ccurl_eventfd_signal(wakeFD) }
         return accepted
     }
 
     /// Transfers the reactor holds, for tests and metrics.
     let openTransfers = Atomic<Int>(0)
 
+    private static let batch = 512
+
     private func run() {
         var running: Int32 = 0
+        var readyFDs = [Int32](repeating: 0, count: Self.batch)
+        var readyMasks = [Int32](repeating: 0, count: Self.batch)
         while true {
             let pending = commands.withLock { state -> [Command] in
                 defer { state.queue.removeAll(keepingCapacity: true) }
@@ -69,17 +94,38 @@ final class Reactor: @unchecked Sendable {
                 if case .shutdown = command {
                     for transfer in Array(transfers.values) { remove(transfer, error: .shutdown) }
                     curl_multi_cleanup(multi)
+                    close(epoll)
+                    close(wakeFD)
                     finished.withLock { $0 = true }
                     return
                 }
                 apply(command)
             }
-            curl_multi_perform(multi, &running)
+            let count = ccurl_epoll_wait(epoll, &readyFDs, &readyMasks, Int32(Self.batch), waitMilliseconds())
+            for index in 0..<Int(max(count, 0)) {
+                if readyFDs[index] == wakeFD {
+                    ccurl_eventfd_drain(wakeFD)
+                } else {
+                    curl_multi_socket_action(multi, readyFDs[index], readyMasks[index], &running)
+                }
+            }
+            if let deadline = timerDeadline, deadline <= .now {
+                timerDeadline = nil
+                ccurl_multi_timeout_action(multi, &running)
+            }
             drainFinished()
             checkDeadlines()
-            var ready: Int32 = 0
-            curl_multi_poll(multi, nil, 0, transfers.isEmpty ? 1000 : 100, &ready)
         }
+    }
+
+    /// How long `epoll_wait` may sleep: until libcurl's timer, and at most 100 ms while transfers
+    /// are open (the first-byte and idle checks), a second when there are none.
+    private func waitMilliseconds() -> Int32 {
+        var limit: Duration = transfers.isEmpty ? .seconds(1) : .milliseconds(100)
+        if let deadline = timerDeadline { limit = min(limit, max(.zero, deadline - .now)) }
+        let (seconds, attoseconds) = limit.components
+        // Round up, so a timer 0.3 ms away does not spin at 0 ms until it is due.
+        return Int32(seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
     }
 
     private func apply(_ command: Command) {

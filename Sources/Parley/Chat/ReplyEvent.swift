@@ -22,10 +22,21 @@ struct ReplyEvent: Sendable, Equatable {
     var isTerminal: Bool { name == .completed || name == .error }
 
     init(messageID: String, seq: Int, name: Name, payload: some Encodable) throws {
+        self.init(messageID: messageID, seq: seq, name: name, data: String(decoding: try JSONBody.encoder.encode(payload), as: UTF8.self))
+    }
+
+    /// A `response.delta`, its JSON written by hand: this is the event sent once per chunk of
+    /// every reply. Same bytes as `ReplyPayload.Delta` through `JSONBody.encoder`.
+    static func delta(_ text: String, messageID: String, seq: Int) -> ReplyEvent {
+        let data = #"{"delta":"# + JSONStringLiteral.quoted(text) + #","message_id":"# + JSONStringLiteral.quoted(messageID) + "}"
+        return ReplyEvent(messageID: messageID, seq: seq, name: .delta, data: data)
+    }
+
+    private init(messageID: String, seq: Int, name: Name, data: String) {
         self.messageID = messageID
         self.seq = seq
         self.name = name
-        self.data = String(decoding: try JSONBody.encoder.encode(payload), as: UTF8.self)
+        self.data = data
     }
 }
 
@@ -37,10 +48,14 @@ enum ServerSentEventEncoder {
 
     static func frame(_ event: ReplyEvent) -> String {
         // Ids are ours and data is JSON, so neither can hold a line break; strip any anyway
-        // rather than ever emit a frame that could split into two events.
-        let id = event.id.filter { !$0.isNewline }
-        let data = event.data.filter { !$0.isNewline }
-        return "id: \(id)\nevent: \(event.name.rawValue)\ndata: \(data)\n\n"
+        // rather than ever emit a frame that could split into two events. Only CR and LF end
+        // an SSE line, so only they go (a U+2028 in the model's text is the model's text).
+        "id: \(withoutLineBreaks(event.id))\nevent: \(event.name.rawValue)\ndata: \(withoutLineBreaks(event.data))\n\n"
+    }
+
+    private static func withoutLineBreaks(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
+        return String(decoding: text.utf8.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
     }
 
     static func buffer(_ text: String) -> ByteBuffer {

@@ -56,7 +56,7 @@ struct ReplyGenerator: Sendable {
                     guard Self.estimatedTokens(text) <= bot.maxOutputTokens * 4 + 256 else {
                         throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
                     }
-                    try run.append(.delta, ReplyPayload.Delta(messageID: message.id, delta: delta))
+                    run.appendDelta(delta)
                     pending.set(text)
                 case .model(let model): message.model = model
                 case .usage(let reported): usage = reported

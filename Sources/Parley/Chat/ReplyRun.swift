@@ -35,9 +35,18 @@ final class ReplyRun: Sendable {
 
     /// Appends the next event and hands it to every subscriber; a terminal event ends them all.
     func append(_ name: ReplyEvent.Name, _ payload: some Encodable) throws {
+        try append { seq in try ReplyEvent(messageID: messageID, seq: seq, name: name, payload: payload) }
+    }
+
+    /// Appends a `response.delta` of `text` (the hot path: no `JSONEncoder`).
+    func appendDelta(_ text: String) {
+        append { seq in ReplyEvent.delta(text, messageID: messageID, seq: seq) }
+    }
+
+    private func append(_ makeEvent: (_ seq: Int) throws -> ReplyEvent) rethrows {
         let ended = try state.withLock { state -> [AsyncStream<ReplyEvent>.Continuation] in
             guard !state.isFinished else { return [] }
-            let event = try ReplyEvent(messageID: messageID, seq: state.events.count, name: name, payload: payload)
+            let event = try makeEvent(state.events.count)
             state.events.append(event)
             for subscriber in state.subscribers.values { subscriber.yield(event) }
             guard event.isTerminal else { return [] }

@@ -38,32 +38,75 @@ struct OpenAIAdapter: ProviderAdapter {
                 isComplete = true
                 return []
             }
-            guard let chunk = LooseJSON.object(event.data) else {
-                throw .upstream("The provider sent a chunk that is not JSON.")
+            guard let chunk = try? Self.decoder.decode(Chunk.self, from: Data(event.data.utf8)) else {
+                throw .upstream("The provider sent a chunk that is not a chat-completion chunk.")
             }
-            if chunk["error"] != nil {
+            if chunk.hasError {
                 throw .upstream("The provider reported an error mid-stream.")
             }
             var events: [ProviderEvent] = []
-            if !announcedModel, let model = chunk["model"] as? String {
+            if !announcedModel, let model = chunk.model {
                 announcedModel = true
                 events.append(.model(model))
             }
-            if let choices = chunk["choices"] as? [[String: Any]], let choice = choices.first {
-                if let delta = choice["delta"] as? [String: Any], let content = delta["content"] as? String, !content.isEmpty {
+            if let choice = chunk.choices?.first {
+                if let content = choice.delta?.content, !content.isEmpty {
                     events.append(.delta(content))
                 }
-                if let reason = choice["finish_reason"] as? String {
+                if let reason = choice.finishReason {
                     events.append(.finish(reason: reason))
                 }
-            } else if chunk["choices"] == nil, chunk["usage"] == nil {
+            } else if chunk.choices == nil, chunk.usage == nil {
                 throw .upstream("The provider sent a chunk without choices.")
             }
-            if let usage = chunk["usage"] as? [String: Any] {
-                events.append(.usage(TokenUsage(
-                    inputTokens: usage["prompt_tokens"] as? Int ?? 0, outputTokens: usage["completion_tokens"] as? Int ?? 0)))
+            if let usage = chunk.usage {
+                events.append(.usage(TokenUsage(inputTokens: usage.promptTokens ?? 0, outputTokens: usage.completionTokens ?? 0)))
             }
             return events
+        }
+
+        private static let decoder = JSONDecoder()
+
+        /// The parts of a `chat.completion.chunk` Parley reads; anything else in it is ignored.
+        private struct Chunk: Decodable {
+            struct Choice: Decodable {
+                struct Delta: Decodable { var content: String? }
+                var delta: Delta?
+                var finishReason: String?
+
+                enum CodingKeys: String, CodingKey {
+                    case delta
+                    case finishReason = "finish_reason"
+                }
+            }
+
+            struct Usage: Decodable {
+                var promptTokens: Int?
+                var completionTokens: Int?
+
+                enum CodingKeys: String, CodingKey {
+                    case promptTokens = "prompt_tokens"
+                    case completionTokens = "completion_tokens"
+                }
+            }
+
+            var model: String?
+            var choices: [Choice]?
+            var usage: Usage?
+            /// An `error` member of any value, null included, as some gateways send mid-stream.
+            var hasError: Bool
+
+            enum CodingKeys: String, CodingKey {
+                case model, choices, usage, error
+            }
+
+            init(from decoder: any Decoder) throws {
+                let container = try decoder.container(keyedBy: CodingKeys.self)
+                model = try? container.decodeIfPresent(String.self, forKey: .model)
+                choices = try container.decodeIfPresent([Choice].self, forKey: .choices)
+                usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
+                hasError = container.contains(.error)
+            }
         }
     }
 }

@@ -98,11 +98,15 @@ struct ProviderClient: Sendable {
         var finished = false
         do {
             for try await chunk in response.body {
+                var events: [ProviderEvent] = []
                 for event in try decoder.feed(chunk) {
-                    for providerEvent in try parser.parse(event) {
-                        if case .finish = providerEvent { finished = true }
-                        try await emit(providerEvent)
-                    }
+                    events.append(contentsOf: try parser.parse(event))
+                }
+                // Text that arrived together goes on together: under load one read holds
+                // several chunks, and one delta event for them is cheaper all the way down.
+                for providerEvent in ProviderEvent.mergingAdjacentDeltas(events) {
+                    if case .finish = providerEvent { finished = true }
+                    try await emit(providerEvent)
                 }
                 if parser.isComplete { break }
             }

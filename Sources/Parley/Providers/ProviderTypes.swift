@@ -40,6 +40,20 @@ enum ProviderEvent: Sendable, Equatable {
     case usage(TokenUsage)
     /// The provider said why it stopped (`stop`, `length`, `end_turn`, …).
     case finish(reason: String)
+
+    /// `events` with each run of consecutive deltas joined into one; order otherwise kept.
+    static func mergingAdjacentDeltas(_ events: [ProviderEvent]) -> [ProviderEvent] {
+        var merged: [ProviderEvent] = []
+        merged.reserveCapacity(events.count)
+        for event in events {
+            if case .delta(let text) = event, case .delta(let previous)? = merged.last {
+                merged[merged.count - 1] = .delta(previous + text)
+            } else {
+                merged.append(event)
+            }
+        }
+        return merged
+    }
 }
 
 /// Why a reply could not be (fully) generated, with the contract's mid-stream code.

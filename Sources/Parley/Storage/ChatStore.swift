@@ -76,6 +76,9 @@ struct UsageRow: Codable, Sendable, Equatable, FetchableRecord {
 
 struct SQLiteChatStore: ChatStore {
     let writer: any DatabaseWriter
+    /// The writes of every streaming reply (its user message, its text every second, its end) go
+    /// through here: a thousand replies then cost a few transactions a second, not a thousand.
+    let committer: GroupCommitter
 
     private func owned(_ owner: ConversationOwner) -> QueryInterfaceRequest<ConversationRecord> {
         ConversationRecord.filter(Column("workspace_id") == owner.workspaceID && Column("user_id") == owner.userID)
@@ -172,46 +175,44 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func startReply(_ pair: ReplyPair) async throws {
-        try await writer.write { db in
+        try await committer.write { db in
             let user = pair.user
             try user.insert(db)
             try pair.assistant.insert(db)
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE conversations
                     SET title = coalesce(title, ?), last_message_preview = ?, updated_at = ?
                     WHERE id = ?
-                    """,
-                arguments: [Self.title(from: user.content), Self.preview(of: user.content), user.createdAt, user.conversationId])
+                    """
+            ).execute(arguments: [Self.title(from: user.content), Self.preview(of: user.content), user.createdAt, user.conversationId])
         }
     }
 
     func flushReply(messageID: String, content: String, at time: Int64) async throws {
-        try await writer.write { db in
-            try db.execute(
-                sql: "UPDATE messages SET content = ?, updated_at = ? WHERE id = ? AND status = 'streaming'",
-                arguments: [content, time, messageID])
+        try await committer.write { db in
+            try db.cachedStatement(sql: "UPDATE messages SET content = ?, updated_at = ? WHERE id = ? AND status = 'streaming'")
+                .execute(arguments: [content, time, messageID])
         }
     }
 
     func finishReply(_ message: MessageRecord) async throws {
-        try await writer.write { db in
-            try db.execute(
+        try await committer.write { db in
+            try db.cachedStatement(
                 sql: """
                     UPDATE messages SET content = ?, status = ?, finish_reason = ?, error_code = ?, model = ?,
                         input_tokens = ?, output_tokens = ?, updated_at = ?
                     WHERE id = ?
-                    """,
-                arguments: [
-                    message.content, message.status?.rawValue, message.finishReason, message.errorCode, message.model,
-                    message.inputTokens, message.outputTokens, message.updatedAt, message.id,
-                ])
+                    """
+            ).execute(arguments: [
+                message.content, message.status?.rawValue, message.finishReason, message.errorCode, message.model,
+                message.inputTokens, message.outputTokens, message.updatedAt, message.id,
+            ])
             if !message.content.isEmpty {
-                try db.execute(
-                    sql: "UPDATE conversations SET last_message_preview = ?, updated_at = ? WHERE id = ?",
-                    arguments: [Self.preview(of: message.content), message.updatedAt, message.conversationId])
+                try db.cachedStatement(sql: "UPDATE conversations SET last_message_preview = ?, updated_at = ? WHERE id = ?")
+                    .execute(arguments: [Self.preview(of: message.content), message.updatedAt, message.conversationId])
             }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO usage_daily (workspace_id, day, bot_id, user_id, messages, input_tokens, output_tokens)
                     VALUES (?, ?, ?, ?, 1, ?, ?)
@@ -219,11 +220,11 @@ struct SQLiteChatStore: ChatStore {
                         messages = messages + 1,
                         input_tokens = input_tokens + excluded.input_tokens,
                         output_tokens = output_tokens + excluded.output_tokens
-                    """,
-                arguments: [
-                    message.workspaceId, UsageDay.string(for: message.createdAt), message.botId, message.userId,
-                    message.inputTokens ?? 0, message.outputTokens ?? 0,
-                ])
+                    """
+            ).execute(arguments: [
+                message.workspaceId, UsageDay.string(for: message.createdAt), message.botId, message.userId,
+                message.inputTokens ?? 0, message.outputTokens ?? 0,
+            ])
         }
     }
 

@@ -77,15 +77,16 @@ struct Stores: Sendable {
     var audit: any AuditStore
 
     /// The SQLite implementation of every store over one database.
-    /// - Parameter onGroupCommit: told how long each group-commit transaction took (metrics).
-    static func sqlite(_ database: ParleyDatabase, onGroupCommit: @escaping @Sendable (Duration) -> Void = { _ in }) -> Stores {
+    /// - Parameter committer: batches the small durable writes (issued tokens, chat messages);
+    ///   pass the one the chat store uses, so both share its transactions.
+    static func sqlite(_ database: ParleyDatabase, committer: GroupCommitter? = nil) -> Stores {
         let writer = database.writer
         return Stores(
             workspaces: SQLiteWorkspaceStore(writer: writer),
             bots: SQLiteBotStore(writer: writer),
             credentials: SQLiteCredentialStore(writer: writer),
             signingKeys: SQLiteSigningKeyStore(writer: writer),
-            tokens: SQLiteEmbedTokenStore(writer: writer, committer: GroupCommitter(writer: writer, onCommit: onGroupCommit)),
+            tokens: SQLiteEmbedTokenStore(writer: writer, committer: committer ?? GroupCommitter(writer: writer)),
             audit: SQLiteAuditStore(writer: writer)
         )
     }

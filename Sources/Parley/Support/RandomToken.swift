@@ -10,12 +10,20 @@ enum RandomToken {
     static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// `length` base62 characters, each drawn without modulo bias.
+    ///
+    /// Each 64-bit draw (one `getrandom` call) yields eight bytes; a byte below 248 (= 4 × 62)
+    /// picks a character, a higher one is discarded, so every character is equally likely.
     static func base62(_ length: Int) -> String {
         var generator = SystemRandomNumberGenerator()
         var bytes = [UInt8]()
         bytes.reserveCapacity(length)
-        for _ in 0..<length {
-            bytes.append(alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))])
+        while bytes.count < length {
+            var draw = generator.next()
+            for _ in 0..<8 where bytes.count < length {
+                let byte = UInt8(truncatingIfNeeded: draw)
+                draw >>= 8
+                if byte < 248 { bytes.append(alphabet[Int(byte % 62)]) }
+            }
         }
         return String(decoding: bytes, as: UTF8.self)
     }

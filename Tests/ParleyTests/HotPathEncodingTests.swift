@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+
+@testable import Parley
+
+/// The hand-written encodings on the per-chunk and per-id paths produce what the general ones
+/// would, for the inputs that are hardest to get right.
+@Suite struct HotPathEncodingTests {
+    static let awkwardTexts: [String] = [
+        "",
+        "plain words ",
+        #"quote " and backslash \ and slash / and </script>"#,
+        "line\nbreak, carriage\rreturn, tab\t, bell\u{07}, nul\u{00}, escape\u{1B}, unit\u{1F}, del\u{7F}",
+        "\n\nevent: response.completed\ndata: {\"forged\": true}\n\n",
+        "é, 日本語, 🙂, U+2028 \u{2028} and U+2029 \u{2029}, NEL \u{85}",
+    ]
+
+    @Test(arguments: awkwardTexts)
+    func aDeltaEventIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
+        let handWritten = ReplyEvent.delta(text, messageID: "msg_abc", seq: 7)
+        let encoded = try ReplyEvent(messageID: "msg_abc", seq: 7, name: .delta, payload: ReplyPayload.Delta(messageID: "msg_abc", delta: text))
+        #expect(handWritten == encoded)
+        let decoded = try JSONDecoder().decode([String: String].self, from: Data(handWritten.data.utf8))
+        #expect(decoded == ["delta": text, "message_id": "msg_abc"])
+    }
+
+    @Test func aFrameIsOneEventWhateverTheModelWrote() throws {
+        for text in Self.awkwardTexts {
+            let frame = ServerSentEventEncoder.frame(ReplyEvent.delta(text, messageID: "msg_abc", seq: 1))
+            let lines = frame.split(separator: "\n", omittingEmptySubsequences: false)
+            #expect(lines.count == 5)
+            #expect(lines[0] == "id: msg_abc:1" && lines[1] == "event: response.delta" && lines[2].hasPrefix("data: {"))
+            #expect(lines[3].isEmpty && lines[4].isEmpty)
+            #expect(!frame.utf8.contains(0x0D))
+        }
+    }
+
+    @Test func deltasThatArriveTogetherAreJoinedAndNothingElseMoves() {
+        let events: [ProviderEvent] = [
+            .model("m"), .delta("a"), .delta("b"), .delta("c"), .usage(.init(inputTokens: 1, outputTokens: 2)), .delta("d"),
+            .finish(reason: "stop"),
+        ]
+        #expect(ProviderEvent.mergingAdjacentDeltas(events) == [
+            .model("m"), .delta("abc"), .usage(.init(inputTokens: 1, outputTokens: 2)), .delta("d"), .finish(reason: "stop"),
+        ])
+        #expect(ProviderEvent.mergingAdjacentDeltas([]) == [])
+    }
+
+    @Test func randomTokensUseEveryBase62CharacterAboutEquallyOften() {
+        var counts: [UInt8: Int] = [:]
+        let draws = 2_000
+        for _ in 0..<draws {
+            let token = RandomToken.base62(31)
+            #expect(token.utf8.count == 31)
+            for byte in token.utf8 { counts[byte, default: 0] += 1 }
+        }
+        #expect(Set(counts.keys) == Set(RandomToken.alphabet))
+        // 62,000 characters: about 1,000 each. A biased draw (byte % 62 without rejection) gives
+        // the first eight characters ~1,290; these bounds are over 9 standard deviations wide.
+        let expected = Double(draws * 31) / 62
+        for count in counts.values {
+            #expect(abs(Double(count) - expected) < 300)
+        }
+    }
+}
