@@ -66,14 +66,15 @@ final class Reactor: @unchecked Sendable {
     /// - Returns: false once the reactor has shut down (the command was not queued).
     @discardableResult
     func submit(_ command: Command) -> Bool {
-        let accepted = commands.withLock { state -> Bool in
+        commands.withLock { state -> Bool in
             guard !state.stopped else { return false }
             state.queue.append(command)
             if case .shutdown = command { state.stopped = true }
+            // Signalled under the lock: the thread closes `wakeFD` only after it has taken the
+            // lock and seen `.shutdown`, so this never writes to a closed (or reused) descriptor.
+            ccurl_eventfd_signal(wakeFD)
             return true
         }
-        if accepted { ccurl_eventfd_signal(wakeFD) }
-        return accepted
     }
 
     /// Transfers the reactor holds, for tests and metrics.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import Parley
@@ -70,5 +71,42 @@ import Testing
         let stored = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_events") }
         #expect(stored == 196, "every acknowledged write is on disk, no failed one is")
         #expect(await committer.largestBatch > 1, "concurrent writes shared a transaction")
+    }
+}
+
+/// The workspace and bot rows kept in memory: never older than this process's own last write.
+@Suite struct ConfigurationRowCacheTests {
+    static func workspace(_ name: String) -> WorkspaceRecord {
+        WorkspaceRecord(
+            id: "ws_cache", name: name, allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data(),
+            createdAt: 0, updatedAt: 0)
+    }
+
+    @Test func aRowIsLoadedOnceThenServedFromMemoryUntilAWrite() async throws {
+        let cache = ConfigurationRowCache(freshness: .seconds(3600))
+        let loads = Mutex(0)
+        func load() async throws -> WorkspaceRecord? {
+            loads.withLock { $0 += 1 }
+            return Self.workspace("v\(loads.withLock { $0 })")
+        }
+        #expect(try await cache.workspace("ws_cache", load: load)?.name == "v1")
+        #expect(try await cache.workspace("ws_cache", load: load)?.name == "v1")
+        #expect(loads.withLock { $0 } == 1)
+        cache.invalidateAll()
+        #expect(try await cache.workspace("ws_cache", load: load)?.name == "v2")
+        // A missing row is not remembered: it may be created at any moment.
+        #expect(try await cache.workspace("ws_missing") { nil } == nil)
+        #expect(try await cache.workspace("ws_missing") { Self.workspace("created") }?.name == "created")
+    }
+
+    @Test func aLoadOverlappingAWriteIsNotKept() async throws {
+        let cache = ConfigurationRowCache(freshness: .seconds(3600))
+        // The write (and its invalidation) lands while the first load is still reading.
+        let stale = try await cache.workspace("ws_cache") {
+            cache.invalidateAll()
+            return Self.workspace("before the write")
+        }
+        #expect(stale?.name == "before the write")
+        #expect(try await cache.workspace("ws_cache") { Self.workspace("after the write") }?.name == "after the write")
     }
 }

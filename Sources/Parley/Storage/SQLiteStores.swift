@@ -3,8 +3,10 @@ import GRDB
 
 struct SQLiteWorkspaceStore: WorkspaceStore {
     let writer: any DatabaseWriter
+    let cache: ConfigurationRowCache
 
     func create(_ workspace: WorkspaceRecord, audit: AuditEvent) async throws {
+        defer { cache.invalidateAll() }
         try await writer.write { db in
             guard try WorkspaceRecord.exists(db, key: workspace.id) == false else {
                 throw ParleyError.conflict("A workspace with id \(workspace.id) already exists.")
@@ -15,7 +17,9 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
     }
 
     func find(_ id: String) async throws -> WorkspaceRecord? {
-        try await writer.read { db in try WorkspaceRecord.fetchOne(db, key: id) }
+        try await cache.workspace(id) {
+            try await writer.read { db in try WorkspaceRecord.fetchOne(db, key: id) }
+        }
     }
 
     func list(ids: Set<String>?, limit: Int, cursor: String?) async throws -> Page<WorkspaceRecord> {
@@ -33,6 +37,7 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
     }
 
     func update(_ workspace: WorkspaceRecord, audit: AuditEvent) async throws {
+        defer { cache.invalidateAll() }
         try await writer.write { db in
             try workspace.update(db)
             try audit.insert(db)
@@ -40,7 +45,8 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
     }
 
     func delete(_ id: String, audit: AuditEvent) async throws -> Bool {
-        try await writer.write { db in
+        defer { cache.invalidateAll() }
+        return try await writer.write { db in
             let deleted = try WorkspaceRecord.deleteOne(db, key: id)
             if deleted { try audit.insert(db) }
             return deleted
@@ -50,8 +56,10 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
 
 struct SQLiteBotStore: BotStore {
     let writer: any DatabaseWriter
+    let cache: ConfigurationRowCache
 
     func create(_ bot: BotRecord, audit: AuditEvent) async throws {
+        defer { cache.invalidateAll() }
         try await writer.write { db in
             try bot.insert(db)
             try db.execute(
@@ -62,8 +70,10 @@ struct SQLiteBotStore: BotStore {
     }
 
     func find(workspaceID: String, botID: String) async throws -> BotRecord? {
-        try await writer.read { db in
-            try BotRecord.filter(Column("workspace_id") == workspaceID && Column("id") == botID).fetchOne(db)
+        try await cache.bot(.init(workspaceID: workspaceID, botID: botID)) {
+            try await writer.read { db in
+                try BotRecord.filter(Column("workspace_id") == workspaceID && Column("id") == botID).fetchOne(db)
+            }
         }
     }
 
@@ -78,6 +88,7 @@ struct SQLiteBotStore: BotStore {
     }
 
     func update(_ bot: BotRecord, makeDefault: Bool, audit: AuditEvent) async throws {
+        defer { cache.invalidateAll() }
         try await writer.write { db in
             try bot.update(db)
             if makeDefault {
@@ -90,7 +101,8 @@ struct SQLiteBotStore: BotStore {
     }
 
     func delete(workspaceID: String, botID: String, audit: AuditEvent) async throws -> Bool {
-        try await writer.write { db in
+        defer { cache.invalidateAll() }
+        return try await writer.write { db in
             let deleted = try BotRecord.filter(Column("workspace_id") == workspaceID && Column("id") == botID).deleteAll(db) > 0
             guard deleted else { return false }
             try db.execute(

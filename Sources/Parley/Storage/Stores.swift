@@ -81,9 +81,10 @@ struct Stores: Sendable {
     ///   pass the one the chat store uses, so both share its transactions.
     static func sqlite(_ database: ParleyDatabase, committer: GroupCommitter? = nil) -> Stores {
         let writer = database.writer
+        let cache = ConfigurationRowCache()
         return Stores(
-            workspaces: SQLiteWorkspaceStore(writer: writer),
-            bots: SQLiteBotStore(writer: writer),
+            workspaces: SQLiteWorkspaceStore(writer: writer, cache: cache),
+            bots: SQLiteBotStore(writer: writer, cache: cache),
             credentials: SQLiteCredentialStore(writer: writer),
             signingKeys: SQLiteSigningKeyStore(writer: writer),
             tokens: SQLiteEmbedTokenStore(writer: writer, committer: committer ?? GroupCommitter(writer: writer)),

@@ -1,0 +1,92 @@
+import Synchronization
+
+/// In-memory copies of the rows read on nearly every request and written rarely: workspaces
+/// (every embed-token check, every mint) and bots (every mint, every message).
+///
+/// Reading them from SQLite costs a trip to a reader thread and back plus row decoding — about
+/// 0.4 ms each on an idle 2-core machine, and a queue for the reader pool under load. Rows are
+/// kept for `freshness` at most, and every write through the workspace or bot store empties
+/// the cache before it returns, so this process never serves a row older than its own last
+/// write. Another process writing the same database (a second instance) is seen within
+/// `freshness`.
+///
+/// A read that began before an invalidation does not store what it read: each invalidation
+/// bumps a generation, and a loaded row is kept only if the generation has not moved.
+final class ConfigurationRowCache: Sendable {
+    struct BotKey: Hashable, Sendable {
+        var workspaceID: String
+        var botID: String
+    }
+
+    let freshness: Duration
+    private let generation = Atomic<Int>(0)
+    private let workspaces: Table<String, WorkspaceRecord>
+    private let bots: Table<BotKey, BotRecord>
+
+    /// - Parameter capacity: past this many rows of a kind the cache starts over, so memory
+    ///   stays bounded whatever the number of workspaces.
+    init(freshness: Duration = .seconds(1), capacity: Int = 10_000) {
+        self.freshness = freshness
+        workspaces = Table(capacity: capacity)
+        bots = Table(capacity: capacity)
+    }
+
+    func workspace(_ id: String, load: () async throws -> WorkspaceRecord?) async throws -> WorkspaceRecord? {
+        try await row(id, in: workspaces, load: load)
+    }
+
+    func bot(_ key: BotKey, load: () async throws -> BotRecord?) async throws -> BotRecord? {
+        try await row(key, in: bots, load: load)
+    }
+
+    /// Forgets every row; called by every write to workspaces or bots (a bot write can change
+    /// its workspace's default bot).
+    func invalidateAll() {
+        // Bump first, then clear: a load that stored before the clear is cleared, one that
+        // checks after the bump is refused.
+        generation.add(1, ordering: .sequentiallyConsistent)
+        workspaces.removeAll()
+        bots.removeAll()
+    }
+
+    private func row<Key, Row>(_ key: Key, in table: Table<Key, Row>, load: () async throws -> Row?) async throws -> Row? {
+        let now = ContinuousClock.now
+        let startedAt = generation.load(ordering: .sequentiallyConsistent)
+        if let cached = table.entry(key), now - cached.loadedAt < freshness { return cached.row }
+        guard let row = try await load() else { return nil }
+        table.store(row, for: key, loadedAt: now) { generation.load(ordering: .sequentiallyConsistent) == startedAt }
+        return row
+    }
+
+    /// One kind of row, under its own lock.
+    private final class Table<Key: Hashable & Sendable, Row: Sendable>: Sendable {
+        struct Entry: Sendable {
+            var row: Row
+            var loadedAt: ContinuousClock.Instant
+        }
+
+        private let entries = Mutex<[Key: Entry]>([:])
+        private let capacity: Int
+
+        init(capacity: Int) {
+            self.capacity = capacity
+        }
+
+        func entry(_ key: Key) -> Entry? {
+            entries.withLock { $0[key] }
+        }
+
+        /// Stores `row` if `stillCurrent()` holds, checked under the lock.
+        func store(_ row: Row, for key: Key, loadedAt: ContinuousClock.Instant, if stillCurrent: () -> Bool) {
+            entries.withLock { entries in
+                guard stillCurrent() else { return }
+                if entries.count >= capacity { entries.removeAll() }
+                entries[key] = Entry(row: row, loadedAt: loadedAt)
+            }
+        }
+
+        func removeAll() {
+            entries.withLock { $0.removeAll() }
+        }
+    }
+}
