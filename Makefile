@@ -14,6 +14,7 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release --product parley
+	$(SWIFT) build -c release --product parley-bench
 
 # Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
 # interoperability test with a standard JWT library, the Dockerfile's runtime-library check,
@@ -36,6 +37,7 @@ bench: deps
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx >/dev/null)
 	$(SWIFT) build -c release --product parley
+	$(SWIFT) build -c release --product parley-bench
 	python3 bench/run.py
 
 clean-data:
