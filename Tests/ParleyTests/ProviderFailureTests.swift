@@ -110,6 +110,16 @@ import TestUpstream
         #expect(stream.errorCode == "upstream_error")
     }
 
+    @Test func textThatArrivedInTheSameReadAsAMalformedChunkIsKept() async throws {
+        let (stream, stored, _, _) = try await reply { _ in
+            let good = FakeProvider.openAIChunk(["model": "m", "choices": [["delta": ["content": "kept"]]]])
+            return .init(steps: [.text(good + "data: {not json\n\n")])
+        }
+        #expect(stream.deltas == "kept")
+        #expect(stream.errorCode == "upstream_error")
+        #expect(stored["content"] == "kept")
+    }
+
     @Test func aDroppedConnectionMidReplyIsUpstreamErrorAndNotRetried() async throws {
         let (stream, stored, upstream, _) = try await reply { _ in
             var reply = FakeProvider.openAI(["partial"], finish: nil)

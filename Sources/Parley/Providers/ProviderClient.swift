@@ -96,18 +96,27 @@ struct ProviderClient: Sendable {
         var parser = parser
         var decoder = ServerSentEventDecoder(maxLineBytes: maxLineBytes)
         var finished = false
+        // Text that arrived together goes on together: under load one read holds several
+        // chunks, and one delta event for them is cheaper all the way down.
+        func send(_ events: [ProviderEvent]) async throws {
+            for providerEvent in ProviderEvent.mergingAdjacentDeltas(events) {
+                if case .finish = providerEvent { finished = true }
+                try await emit(providerEvent)
+            }
+        }
         do {
             for try await chunk in response.body {
                 var events: [ProviderEvent] = []
-                for event in try decoder.feed(chunk) {
-                    events.append(contentsOf: try parser.parse(event))
+                do {
+                    for event in try decoder.feed(chunk) {
+                        events.append(contentsOf: try parser.parse(event))
+                    }
+                } catch {
+                    // What was read before the bad event is the reply's text: keep it.
+                    try await send(events)
+                    throw error
                 }
-                // Text that arrived together goes on together: under load one read holds
-                // several chunks, and one delta event for them is cheaper all the way down.
-                for providerEvent in ProviderEvent.mergingAdjacentDeltas(events) {
-                    if case .finish = providerEvent { finished = true }
-                    try await emit(providerEvent)
-                }
+                try await send(events)
                 if parser.isComplete { break }
             }
         } catch is ServerSentEventDecoder.LineTooLong {
