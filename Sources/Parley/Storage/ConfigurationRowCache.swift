@@ -1,3 +1,4 @@
+import GRDB
 import Synchronization
 
 /// In-memory copies of the rows read on nearly every request and written rarely: workspaces
@@ -39,8 +40,15 @@ final class ConfigurationRowCache: Sendable {
         try await row(key, in: bots, load: load)
     }
 
-    /// Forgets every row; called by every write to workspaces or bots (a bot write can change
-    /// its workspace's default bot).
+    /// Runs a write to workspaces or bots and forgets every cached row once it is done, whether
+    /// it committed or not (a bot write can change its workspace's default bot, so both go).
+    /// Every write to those tables goes through here.
+    func write<T: Sendable>(through writer: any DatabaseWriter, _ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        defer { invalidateAll() }
+        return try await writer.write(updates)
+    }
+
+    /// Forgets every row.
     func invalidateAll() {
         // Bump first, then clear: a load that stored before the clear is cleared, one that
         // checks after the bump is refused.

@@ -6,8 +6,7 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
     let cache: ConfigurationRowCache
 
     func create(_ workspace: WorkspaceRecord, audit: AuditEvent) async throws {
-        defer { cache.invalidateAll() }
-        try await writer.write { db in
+        try await cache.write(through: writer) { db in
             guard try WorkspaceRecord.exists(db, key: workspace.id) == false else {
                 throw ParleyError.conflict("A workspace with id \(workspace.id) already exists.")
             }
@@ -37,16 +36,14 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
     }
 
     func update(_ workspace: WorkspaceRecord, audit: AuditEvent) async throws {
-        defer { cache.invalidateAll() }
-        try await writer.write { db in
+        try await cache.write(through: writer) { db in
             try workspace.update(db)
             try audit.insert(db)
         }
     }
 
     func delete(_ id: String, audit: AuditEvent) async throws -> Bool {
-        defer { cache.invalidateAll() }
-        return try await writer.write { db in
+        try await cache.write(through: writer) { db in
             let deleted = try WorkspaceRecord.deleteOne(db, key: id)
             if deleted { try audit.insert(db) }
             return deleted
@@ -59,8 +56,7 @@ struct SQLiteBotStore: BotStore {
     let cache: ConfigurationRowCache
 
     func create(_ bot: BotRecord, audit: AuditEvent) async throws {
-        defer { cache.invalidateAll() }
-        try await writer.write { db in
+        try await cache.write(through: writer) { db in
             try bot.insert(db)
             try db.execute(
                 sql: "UPDATE workspaces SET default_bot_id = ?, updated_at = ? WHERE id = ? AND default_bot_id IS NULL",
@@ -88,8 +84,7 @@ struct SQLiteBotStore: BotStore {
     }
 
     func update(_ bot: BotRecord, makeDefault: Bool, audit: AuditEvent) async throws {
-        defer { cache.invalidateAll() }
-        try await writer.write { db in
+        try await cache.write(through: writer) { db in
             try bot.update(db)
             if makeDefault {
                 try db.execute(
@@ -101,8 +96,7 @@ struct SQLiteBotStore: BotStore {
     }
 
     func delete(workspaceID: String, botID: String, audit: AuditEvent) async throws -> Bool {
-        defer { cache.invalidateAll() }
-        return try await writer.write { db in
+        try await cache.write(through: writer) { db in
             let deleted = try BotRecord.filter(Column("workspace_id") == workspaceID && Column("id") == botID).deleteAll(db) > 0
             guard deleted else { return false }
             try db.execute(
