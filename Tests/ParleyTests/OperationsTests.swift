@@ -52,9 +52,10 @@ import TestUpstream
             _ = try await api.request(.post, "/v1/conversations", as: .bearer(recentToken), json: [:])
 
             let database = try ParleyDatabase.open(at: server.config.databaseURL, durability: .normal, busyTimeout: .seconds(5))
-            let stores = Stores.sqlite(database)
+            let rowCache = ConfigurationRowCache()
+            let stores = Stores.sqlite(database, cache: rowCache)
             let sweeper = RetentionSweeper(
-                workspaces: stores.workspaces, chat: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer)), clock: server.clock.wallClock,
+                workspaces: stores.workspaces, chat: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: rowCache), clock: server.clock.wallClock,
                 logger: Logger(label: "test"), batchSize: 2, pause: .milliseconds(1))
             #expect(try await sweeper.sweep() == 5)
             let left = try await api.request(.get, "/admin/v1/workspaces/\(expire.workspace)/conversations")

@@ -105,6 +105,23 @@ struct TokenForge {
         }
     }
 
+    /// A token whose signature was checked once is remembered by its exact bytes: a copy with
+    /// another signature, header or payload is checked afresh, however often the original was used.
+    @Test func aTokenAlreadyAcceptedDoesNotVouchForAlteredCopies() async throws {
+        try await withToken { api, _, token, claims, _ throws in
+            #expect(try await api.session(token).status == .ok)
+            #expect(try await api.session(token).status == .ok, "the second use is served from what the first proved")
+            let parts = token.split(separator: ".").map(String.init)
+            var signature = Array(parts[2])
+            signature[signature.count / 2] = signature[signature.count / 2] == "A" ? "B" : "A"
+            try await expect(api, "\(parts[0]).\(parts[1]).\(String(signature))", is: "invalid_token")
+            var changed = claims
+            changed["sub"] = "someone-else"
+            try await expect(api, "\(parts[0]).\(try TokenForge.segment(changed)).\(parts[2])", is: "invalid_token")
+            #expect(try await api.session(token).status == .ok)
+        }
+    }
+
     @Test(arguments: ["sig_unknownunknownunkn", "", "../../../../etc/passwd", "' OR 1=1 --", String(repeating: "k", count: 5000)])
     func anUnknownOrInjectedKidIsRefused(kid: String) async throws {
         try await withToken { api, _, _, claims, forge throws in

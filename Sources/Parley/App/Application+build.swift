@@ -124,12 +124,13 @@ extension ParleyServices {
         let database = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
         let metrics = ParleyMetrics()
         let committer = GroupCommitter(writer: database.writer, onCommit: { metrics.sqliteWrite($0) })
-        let stores = Stores.sqlite(database, committer: committer)
+        let rowCache = ConfigurationRowCache()
+        let stores = Stores.sqlite(database, committer: committer, cache: rowCache)
         let keyRing = SigningKeyRing(store: stores.signingKeys, secretBox: secretBox, clock: clock, logger: logger)
         try await keyRing.load()
         let issuer = config.publicURL.absoluteString.hasSuffix("/")
             ? String(config.publicURL.absoluteString.dropLast()) : config.publicURL.absoluteString
-        let chat = SQLiteChatStore(writer: database.writer, committer: committer)
+        let chat = SQLiteChatStore(writer: database.writer, committer: committer, cache: rowCache)
         let abandoned = try await chat.interruptAbandonedReplies(at: clock.nowMilliseconds)
         if abandoned > 0 {
             logger.warning("replies left streaming by the last run are now interrupted", metadata: ["parley.count": "\(abandoned)"])

@@ -17,6 +17,8 @@ struct EmbedTokenService: Sendable {
     let keyRing: SigningKeyRing
     let issuer: String
     let clock: WallClock
+    /// Tokens whose signature was already checked; shared by every copy of this service.
+    var verifiedSignatures = VerifiedTokenCache()
 
     struct User: Sendable {
         var id: String
@@ -92,8 +94,14 @@ struct EmbedTokenService: Sendable {
         guard segments.count == 3, segments.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Self.isBase64URL) }) else {
             throw ParleyError.invalidToken("The token is not a compact JWT.")
         }
-        let header = try Self.decodeHeader(segments[0])
-        let claims = try await keyRing.verifySignature(of: token, kid: header.kid)
+        let claims: EmbedTokenClaims
+        if let known = verifiedSignatures.claims(of: token) {
+            claims = known
+        } else {
+            let header = try Self.decodeHeader(segments[0])
+            claims = try await keyRing.verifySignature(of: token, kid: header.kid)
+            verifiedSignatures.remember(claims, of: token)
+        }
 
         let now = Int64(clock.now.timeIntervalSince1970)
         guard claims.aud == EmbedTokenClaims.audience, claims.iss == issuer else {

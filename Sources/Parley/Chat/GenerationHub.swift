@@ -38,7 +38,8 @@ actor GenerationHub {
     }
 
     struct Start: Sendable {
-        var conversation: ConversationRecord
+        /// Read by the route in one go (`ChatStore.replyContext`), so starting costs no other read.
+        var context: ReplyContext
         var bot: BotRecord
         var settings: WorkspaceSettings
         var content: String
@@ -52,14 +53,15 @@ actor GenerationHub {
     /// - Throws: 409 `conflict` while another reply of the conversation streams; 429
     ///   `rate_limited` past the workspace's concurrency or daily budget.
     func start(_ request: Start) async throws -> ReplyRun {
-        let conversationID = request.conversation.id
-        if let clientID = request.clientMessageID, let existing = try await store.reply(toClientMessageID: clientID, conversationID: conversationID) {
+        let conversation = request.context.conversation
+        let conversationID = conversation.id
+        if let existing = request.context.earlierReply {
             return try await runForExisting(existing)
         }
         if activeByConversation[conversationID] != nil {
             throw ParleyError.conflict("A reply is already being generated in this conversation.")
         }
-        let workspaceID = request.conversation.workspaceId
+        let workspaceID = conversation.workspaceId
         guard activeByWorkspace[workspaceID, default: 0] < request.settings.maxConcurrentReplies else {
             metrics?.rateLimited("concurrent_replies")
             throw ParleyError.rateLimited(retryAfter: 5)
@@ -94,8 +96,9 @@ actor GenerationHub {
         runs[run.messageID] = run
         let generator = self.generator
         let bot = request.bot
+        let history = request.context.history
         let task = Task.detached { [weak self] in
-            await generator.generate(run: run, pair: pair, bot: bot)
+            await generator.generate(run: run, pair: pair, bot: bot, history: history)
             await self?.finished(run, reservation: reservation)
         }
         run.attach(task)
@@ -115,6 +118,9 @@ actor GenerationHub {
     }
 
     var activeReplies: Int { activeByConversation.count }
+
+    /// How many earlier messages a reply's history may hold; what `Start.context` should read.
+    nonisolated var historyLimit: Int { generator.historyLimit }
 
     /// Waits for running replies to finish, up to `deadline`; then stops the rest, which end
     /// `interrupted` with their text so far stored. For graceful shutdown.
@@ -142,7 +148,7 @@ actor GenerationHub {
 
     private func newPair(_ request: Start) -> ReplyPair {
         let now = clock.nowMilliseconds
-        let conversation = request.conversation
+        let conversation = request.context.conversation
         let user = MessageRecord(
             id: RandomToken.id("msg_"), conversationId: conversation.id, workspaceId: conversation.workspaceId,
             userId: conversation.userId, botId: request.bot.id, role: .user, content: request.content, status: nil,

@@ -19,7 +19,9 @@ struct ReplyGenerator: Sendable {
     /// When set, replaces every bot's provider (`parley demo` with `OPENAI_API_KEY`).
     var providerOverride: ProviderOverride?
 
-    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord) async {
+    /// - Parameter history: the conversation's messages before `pair` (as `ChatStore.replyContext`
+    ///   reads them), oldest first.
+    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord]) async {
         var logger = self.logger
         logger[metadataKey: "parley.message_id"] = .string(run.messageID)
         logger[metadataKey: "parley.workspace_id"] = .string(run.workspaceID)
@@ -34,7 +36,7 @@ struct ReplyGenerator: Sendable {
         do {
             try run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
             try run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
-            let request = try await providerRequest(for: pair, bot: bot)
+            let request = try providerRequest(for: pair, bot: bot, history: history)
             message.model = request.model
             // Saves the text at most `flushInterval` after it arrived, even while the provider
             // is silent, so a crash loses at most that much.
@@ -117,10 +119,9 @@ struct ReplyGenerator: Sendable {
             ])
     }
 
-    private func providerRequest(for pair: ReplyPair, bot: BotRecord) async throws -> ProviderRequest {
-        let history = try await store.recentHistory(conversationID: pair.user.conversationId, limit: historyLimit)
+    private func providerRequest(for pair: ReplyPair, bot: BotRecord, history: [MessageRecord]) throws -> ProviderRequest {
         let messages = ContextWindow.select(
-            history: history.map { ProviderRequest.Message(role: $0.role == .user ? .user : .assistant, content: $0.content) },
+            history: (history + [pair.user]).suffix(historyLimit).map { ProviderRequest.Message(role: $0.role == .user ? .user : .assistant, content: $0.content) },
             systemPrompt: bot.systemPrompt, contextTokens: bot.contextTokens, maxOutputTokens: bot.maxOutputTokens)
         var kind = bot.providerKind
         var baseURL = bot.baseUrl

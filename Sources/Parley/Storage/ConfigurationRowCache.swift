@@ -2,14 +2,17 @@ import GRDB
 import Synchronization
 
 /// In-memory copies of the rows read on nearly every request and written rarely: workspaces
-/// (every embed-token check, every mint) and bots (every mint, every message).
+/// (every embed-token check, every mint), bots (every mint, every message) and issued embed
+/// tokens (every chat request checks its token is still on record and not revoked).
 ///
 /// Reading them from SQLite costs a trip to a reader thread and back plus row decoding — about
 /// 0.4 ms each on an idle 2-core machine, and a queue for the reader pool under load. Rows are
-/// kept for `freshness` at most, and every write through the workspace or bot store empties
-/// the cache before it returns, so this process never serves a row older than its own last
-/// write. Another process writing the same database (a second instance) is seen within
-/// `freshness`.
+/// kept for `freshness` at most, and every write that can change or remove one of them (the
+/// workspace and bot stores, token revocation, erasing a user) empties the cache before it
+/// returns, so this process never serves a row older than its own last write: a revoked token
+/// is refused by the very next request. Another process writing the same database (a second
+/// instance, an operator's command) is seen within `freshness`. Rows that were not found are
+/// never kept, so a token issued a moment ago is found at once.
 ///
 /// A read that began before an invalidation does not store what it read: each invalidation
 /// bumps a generation, and a loaded row is kept only if the generation has not moved.
@@ -23,6 +26,7 @@ final class ConfigurationRowCache: Sendable {
     private let generation = Atomic<Int>(0)
     private let workspaces: Table<String, WorkspaceRecord>
     private let bots: Table<BotKey, BotRecord>
+    private let tokens: Table<String, EmbedTokenRecord>
 
     /// - Parameter capacity: past this many rows of a kind the cache starts over, so memory
     ///   stays bounded whatever the number of workspaces.
@@ -30,6 +34,7 @@ final class ConfigurationRowCache: Sendable {
         self.freshness = freshness
         workspaces = Table(capacity: capacity)
         bots = Table(capacity: capacity)
+        tokens = Table(capacity: capacity)
     }
 
     func workspace(_ id: String, load: () async throws -> WorkspaceRecord?) async throws -> WorkspaceRecord? {
@@ -40,9 +45,13 @@ final class ConfigurationRowCache: Sendable {
         try await row(key, in: bots, load: load)
     }
 
-    /// Runs a write to workspaces or bots and forgets every cached row once it is done, whether
-    /// it committed or not (a bot write can change its workspace's default bot, so both go).
-    /// Every write to those tables goes through here.
+    func token(jti: String, load: () async throws -> EmbedTokenRecord?) async throws -> EmbedTokenRecord? {
+        try await row(jti, in: tokens, load: load)
+    }
+
+    /// Runs a write and forgets every cached row once it is done, whether it committed or not (a
+    /// bot write can change its workspace's default bot, so everything goes). Every write that
+    /// updates or deletes workspaces, bots or issued tokens goes through here.
     func write<T: Sendable>(through writer: any DatabaseWriter, _ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         defer { invalidateAll() }
         return try await writer.write(updates)
@@ -55,6 +64,7 @@ final class ConfigurationRowCache: Sendable {
         generation.add(1, ordering: .sequentiallyConsistent)
         workspaces.removeAll()
         bots.removeAll()
+        tokens.removeAll()
     }
 
     private func row<Key, Row>(_ key: Key, in table: Table<Key, Row>, load: () async throws -> Row?) async throws -> Row? {

@@ -198,6 +198,7 @@ struct SQLiteSigningKeyStore: SigningKeyStore {
 struct SQLiteEmbedTokenStore: EmbedTokenStore {
     let writer: any DatabaseWriter
     let committer: GroupCommitter
+    let cache: ConfigurationRowCache
 
     func recordIssued(_ token: EmbedTokenRecord, audit: AuditEvent) async throws {
         try await committer.write { db in
@@ -207,7 +208,9 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
     }
 
     func findToken(jti: String) async throws -> EmbedTokenRecord? {
-        try await writer.read { db in try EmbedTokenRecord.fetchOne(db, key: jti) }
+        try await cache.token(jti: jti) {
+            try await writer.read { db in try EmbedTokenRecord.fetchOne(db, key: jti) }
+        }
     }
 
     func revoke(jti: String, workspaceID: String, at time: Int64, audit: AuditEvent) async throws -> Int {
@@ -226,7 +229,7 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
     /// revokes the matching live tokens and records the count in the audit line.
     private func revokeWhere(_ condition: String, _ values: [String], at time: Int64, audit: AuditEvent) async throws -> Int {
         try await committer.write { _ in }
-        return try await writer.write { db in
+        return try await cache.write(through: writer) { db in
             var arguments = StatementArguments([time])
             arguments += StatementArguments(values)
             arguments += [time]

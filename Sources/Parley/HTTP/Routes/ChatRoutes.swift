@@ -128,17 +128,21 @@ struct ChatRoutes {
         guard body.content.utf8.count <= Self.maxContentBytes else { throw ParleyError.payloadTooLarge(limit: Self.maxContentBytes) }
         let content = try Validate.text(body.content, param: "content", maxLength: Self.maxContentBytes, allowNewlines: true)
         let clientID = try Validate.optionalText(body.clientMessageID, param: "client_message_id", maxLength: 128)
-        let conversation = try await conversation(context)
+        guard
+            let replyContext = try await services.chat.replyContext(
+                conversationID: try context.parameters.require("cid"), owner: owner(context), clientMessageID: clientID,
+                historyLimit: services.hub.historyLimit)
+        else { throw ParleyError.notFound("No such conversation.") }
+        let conversation = replyContext.conversation
         let workspace = context.session.workspace
-        let isRepeat = try await clientID.asyncMap { try await services.chat.reply(toClientMessageID: $0, conversationID: conversation.id) } != nil
-        if !isRepeat {
+        if replyContext.earlierReply == nil {
             try services.checkMessageRate(workspace: workspace, userID: context.session.userID)
         }
         guard let bot = try await services.stores.bots.find(workspaceID: workspace.id, botID: conversation.botId) else {
             throw ParleyError.notFound("The conversation's bot no longer exists.")
         }
         let run = try await services.hub.start(
-            .init(conversation: conversation, bot: bot, settings: workspace.settings, content: content, clientMessageID: clientID))
+            .init(context: replyContext, bot: bot, settings: workspace.settings, content: content, clientMessageID: clientID))
         return stream.response(events: run.subscribe(after: nil), stillAuthorized: stillAuthorized(context))
     }
 
@@ -214,13 +218,6 @@ struct ChatRoutes {
                 return true  // storage busy: keep the stream; the next check decides
             }
         }
-    }
-}
-
-extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T?) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
     }
 }
 
