@@ -178,13 +178,16 @@ def median_of(runs):
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def streams(port, requests, concurrency, first_marker, end_marker):
-    """Runs `parley-bench streams`; returns p50/p99 of time to first token and of total time, and errors."""
+def streams(port, requests, concurrency, first_marker, end_marker, spread_ms=0):
+    """Runs `parley-bench streams`; returns p50/p99 of time to first token and of total time, and errors.
+
+    With `spread_ms`, the streams' first requests are spread evenly over that time instead of all
+    being sent at the same instant."""
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as plan:
         plan.write("\n".join(json.dumps(request) for request in requests))
     output = subprocess.run(
         [BENCH, "streams", "--port", str(port), "--requests", plan.name, "--concurrency", str(concurrency),
-         "--first-marker", first_marker, "--end-marker", end_marker],
+         "--first-marker", first_marker, "--end-marker", end_marker, "--spread-ms", str(spread_ms)],
         capture_output=True, text=True, check=True).stdout
     os.unlink(plan.name)
     report = json.loads(output)
@@ -233,6 +236,16 @@ def relay_counts(concurrency):
     return {1: 30, 100: 300}.get(concurrency, concurrency)
 
 
+# Two ways for N streams to be in flight: all N requests sent at the same instant (a burst, which
+# stays a burst: every reply lasts the same time), or their arrivals spread over one reply's
+# length (1 s), the steady state of N users chatting. One stream has only the first.
+RELAY_SPREAD_MS = 1000
+
+
+def relay_arrivals(concurrency):
+    return [("burst", 0)] + ([("spread", RELAY_SPREAD_MS)] if concurrency > 1 else [])
+
+
 def measure_relay(results, data):
     provider = Provider(chunks=50, interval_ms=20)
     nginx = Nginx(provider.port)
@@ -241,13 +254,15 @@ def measure_relay(results, data):
     tenant.add_bot("fast", provider.port)
     for concurrency in RELAY_CONCURRENCY:
         count = relay_counts(concurrency)
-        runs = {"direct": [], "nginx": [], "parley": []}
-        for _ in range(RUNS):
-            runs["direct"].append(streams(provider.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS))
-            runs["nginx"].append(streams(nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS))
-            runs["parley"].append(streams(server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS))
-        results[f"relay_{concurrency}"] = {path: median_of(measured) for path, measured in runs.items()}
-        print(f"relay at {concurrency}: {results[f'relay_{concurrency}']}", file=sys.stderr)
+        for arrival, spread in relay_arrivals(concurrency):
+            runs = {"direct": [], "nginx": [], "parley": []}
+            for _ in range(RUNS):
+                runs["direct"].append(streams(provider.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
+                runs["nginx"].append(streams(nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
+                runs["parley"].append(streams(server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS, spread))
+            key = f"relay_{concurrency}_{arrival}"
+            results[key] = {path: median_of(measured) for path, measured in runs.items()}
+            print(f"relay at {concurrency} ({arrival}): {results[key]}", file=sys.stderr)
     server.stop()
     nginx.stop()
     provider.stop()
@@ -380,23 +395,25 @@ def report(results):
             ("History: conversation list p99 (1M messages)", f"{results['history_list']['p99']:.2f} ms", "≤ 10 ms",
              f"p50 {results['history_list']['p50']:.2f} ms, {results['history_list']['rps']:,.0f}/s"),
         ]
-    for concurrency in RELAY_CONCURRENCY:
-        relay = results.get(f"relay_{concurrency}")
+    for concurrency, (arrival, spread) in ((c, a) for c in RELAY_CONCURRENCY for a in relay_arrivals(c)):
+        relay = results.get(f"relay_{concurrency}_{arrival}")
         if not relay:
             continue
+        label = f"{concurrency} stream(s)" if concurrency == 1 else (
+            f"{concurrency:,} streams sent at once" if arrival == "burst" else f"{concurrency:,} streams, arrivals spread over {spread / 1000:g} s")
         d, n, p = relay["direct"], relay["nginx"], relay["parley"]
         added = {q: p[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
         nginx_added = {q: n[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
         target = {100: "+≤ 2 ms p50, +≤ 10 ms p99", 1000: "≤ 1.5 × nginx's added"}.get(concurrency, "")
         ratio = f"; {added['p50'] / nginx_added['p50']:.1f} × nginx's added p50" if nginx_added["p50"] > 0 else ""
         rows += [
-            (f"Relay, {concurrency} stream(s): time to first token p50 / p99",
+            (f"Relay, {label}: time to first token p50 / p99",
              f"{p['ttft_p50']:.2f} / {p['ttft_p99']:.2f} ms (+{added['p50']:.2f} / +{added['p99']:.2f})", target,
              f"direct {d['ttft_p50']:.2f} / {d['ttft_p99']:.2f} ms; nginx {n['ttft_p50']:.2f} / {n['ttft_p99']:.2f} ms "
              f"(+{nginx_added['p50']:.2f} / +{nginx_added['p99']:.2f}){ratio}"),
-            (f"Relay, {concurrency} stream(s): total time p50 / p99", f"{p['total_p50']:.0f} / {p['total_p99']:.0f} ms", "",
+            (f"Relay, {label}: total time p50 / p99", f"{p['total_p50']:.0f} / {p['total_p99']:.0f} ms", "",
              f"direct {d['total_p50']:.0f} / {d['total_p99']:.0f} ms; nginx {n['total_p50']:.0f} / {n['total_p99']:.0f} ms"),
-            (f"Relay, {concurrency} stream(s): errors", f"{p['errors']:.0f}", "0", f"direct {d['errors']:.0f}, nginx {n['errors']:.0f}"),
+            (f"Relay, {label}: errors", f"{p['errors']:.0f}", "0", f"direct {d['errors']:.0f}, nginx {n['errors']:.0f}"),
         ]
     for count in HOLD_STREAMS:
         hold = results.get(f"hold_{count}")
@@ -412,7 +429,9 @@ Machine: {machine}. Release build; everything (Parley, provider, nginx, load cli
 machine, in one `make bench` run on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.
 wrk: 2 threads × {CONNECTIONS} connections for {DURATION}. Relay: a 50-chunk reply, 20 ms apart,
 from the compiled fast provider; "+" is the time added over the straight-to-provider figure at the
-same concurrency. Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
+same concurrency and arrival pattern ("sent at once": every stream's request at the same instant, and
+since every reply lasts the same time they stay in step; "spread": first requests spread evenly over
+one reply's length, so requests arrive steadily). Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
 stream is (peak − before) / N. Each figure is the median of {RUNS} runs (held streams: one run per N).
 
 {table}

@@ -59,12 +59,18 @@ struct StreamsCommand: AsyncParsableCommand {
     var endMarker: String
     @Option(help: "Event-loop threads of the client.")
     var threads = 1
+    @Option(
+        help: """
+            Start the streams' first requests evenly over this many milliseconds instead of all at once; \
+            as each stream's next request follows its last, arrivals then stay spread.
+            """)
+    var spreadMs = 0
 
     func run() async throws {
         let planned = try PlannedRequest.load(fromJSONLines: requests)
         let load = StreamLoad(
             host: host, port: port, concurrency: concurrency,
-            firstMarker: Array(firstMarker.utf8), endMarker: Array(endMarker.utf8), threads: threads)
+            firstMarker: Array(firstMarker.utf8), endMarker: Array(endMarker.utf8), threads: threads, spread: .milliseconds(spreadMs))
         let report = try await load.run(planned)
         print(report.json())
     }

@@ -53,13 +53,17 @@ struct StreamLoad {
     let firstMarker: [UInt8]
     let endMarker: [UInt8]
     let threads: Int
+    /// Lane i of n waits i/n of this before its first request.
+    var spread: Duration = .zero
 
     func run(_ requests: [PlannedRequest]) async throws -> LoadReport {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let board = Board(count: requests.count)
         await withTaskGroup(of: Void.self) { lanes in
-            for _ in 0..<min(concurrency, requests.count) {
+            let laneCount = min(concurrency, requests.count)
+            for lane in 0..<laneCount {
                 lanes.addTask {
+                    try? await Task.sleep(for: spread * lane / laneCount)
                     while true {
                         let index = board.nextIndex.add(1, ordering: .relaxed).oldValue
                         guard index < requests.count else { return }

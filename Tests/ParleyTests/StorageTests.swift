@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 import Testing
 
@@ -71,6 +72,33 @@ import Testing
         let stored = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_events") }
         #expect(stored == 196, "every acknowledged write is on disk, no failed one is")
         #expect(await committer.largestBatch > 1, "concurrent writes shared a transaction")
+    }
+
+    /// Commits leave the log to the checkpointer: SQLite's own checkpoint waits for the backstop,
+    /// and a passive checkpoint on the checkpointer's connection copies every page back while the
+    /// pool stays open, after which the database file alone holds the rows.
+    @Test func theCheckpointerCopiesTheLogBackWhileCommitsLeaveItAlone() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("parley.sqlite").path
+        try await database.writer.write { db in
+            #expect(try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") == ParleyDatabase.backstopCheckpointPages)
+            for index in 0..<2_000 {
+                try db.execute(
+                    sql: "INSERT INTO audit_events (type, actor, data, created_at) VALUES ('test.event', 'test', ?, ?)",
+                    arguments: [String(repeating: "x", count: 200), index])
+            }
+        }
+        let checkpointer = try WALCheckpointer(path: path, logger: Logger(label: "test"))
+        let first = try await checkpointer.checkpoint()
+        #expect(first.logPages > 100, "the commit left its pages in the log")
+        #expect(first.copiedPages == first.logPages, "nothing held them back: all copied")
+
+        // The file without its log: only a checkpoint put the rows there.
+        let copy = folder.appendingPathComponent("copy.sqlite")
+        try FileManager.default.copyItem(atPath: path, toPath: copy.path)
+        let rows = try await DatabaseQueue(path: copy.path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_events") }
+        #expect(rows == 2_000)
     }
 }
 

@@ -49,6 +49,7 @@ public func buildApplication(
             RetentionService(
                 sweeper: RetentionSweeper(workspaces: services.stores.workspaces, chat: services.chat, clock: clock, logger: logger),
                 interval: .seconds(3600)),
+            try WALCheckpointer(path: config.databaseURL.path, logger: logger),
         ],
         onServerRunning: { channel in
             logger.notice(

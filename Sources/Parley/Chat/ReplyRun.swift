@@ -13,9 +13,17 @@ final class ReplyRun: Sendable {
     let workspaceID: String
     let userID: String
 
+    /// Where a follower's events go. Both are called under the run's lock, in order, so they
+    /// must only hand the event on (yield it to a stream, say).
+    struct Subscriber: Sendable {
+        var deliver: @Sendable (ReplyEvent) -> Void
+        /// Called once, after the terminal event was delivered.
+        var finish: @Sendable () -> Void
+    }
+
     private struct State {
         var events: [ReplyEvent] = []
-        var subscribers: [UUID: AsyncStream<ReplyEvent>.Continuation] = [:]
+        var subscribers: [UUID: Subscriber] = [:]
         var isFinished = false
         var cancelRequested = false
         var task: Task<Void, Never>?
@@ -44,37 +52,41 @@ final class ReplyRun: Sendable {
     }
 
     private func append(_ makeEvent: (_ seq: Int) throws -> ReplyEvent) rethrows {
-        let ended = try state.withLock { state -> [AsyncStream<ReplyEvent>.Continuation] in
+        let ended = try state.withLock { state -> [Subscriber] in
             guard !state.isFinished else { return [] }
             let event = try makeEvent(state.events.count)
             state.events.append(event)
-            for subscriber in state.subscribers.values { subscriber.yield(event) }
+            for subscriber in state.subscribers.values { subscriber.deliver(event) }
             guard event.isTerminal else { return [] }
             state.isFinished = true
             defer { state.subscribers.removeAll() }
             return Array(state.subscribers.values)
         }
-        // Finishing runs each stream's termination handler, which takes the lock: do it after.
+        // A finish handler may come back to the run (to unsubscribe, say): call it unlocked.
         for subscriber in ended { subscriber.finish() }
     }
 
-    /// Every event after `seq` (all of them for `nil`), then the live ones until the terminal
-    /// event. Dropping the stream unsubscribes.
-    func subscribe(after seq: Int?) -> AsyncStream<ReplyEvent> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ReplyEvent.self)
+    /// Hands `subscriber` every event after `seq` (all of them for `nil`), then the live ones
+    /// until the terminal event, then calls its `finish`.
+    ///
+    /// Events go straight from `append` to the subscriber, with no task in between: a streaming
+    /// reply relays tens of thousands of deltas a second, and each hop through a task is work.
+    ///
+    /// - Returns: the call that stops the deliveries (when the follower goes away first).
+    func subscribe(after seq: Int?, _ subscriber: Subscriber) -> @Sendable () -> Void {
         let id = UUID()
-        state.withLock { state in
+        let finished = state.withLock { state in
             let start = max(0, (seq ?? -1) + 1)
             if start < state.events.count {
-                for event in state.events[start...] { continuation.yield(event) }
+                for event in state.events[start...] { subscriber.deliver(event) }
             }
-            if !state.isFinished { state.subscribers[id] = continuation }
+            if !state.isFinished { state.subscribers[id] = subscriber }
+            return state.isFinished
         }
-        if isFinished { continuation.finish() }
-        continuation.onTermination = { [weak self] _ in
+        if finished { subscriber.finish() }
+        return { [weak self] in
             self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
-        return stream
     }
 
     /// The task generating this reply, so `cancel()` can stop it.

@@ -25,9 +25,9 @@ struct ReplyStreamResponse {
     }
 
     /// - Parameters:
-    ///   - events: the subscription to forward (replayed events first, then live ones).
+    ///   - run: the reply to follow: its events after `after` (all for `nil`), then live ones.
     ///   - stillAuthorized: asked every `checkInterval`; `false` ends the stream.
-    func response(events: AsyncStream<ReplyEvent>, stillAuthorized: @escaping @Sendable () async -> Bool) -> Response {
+    func response(following run: ReplyRun, after: Int?, stillAuthorized: @escaping @Sendable () async -> Bool) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
@@ -41,12 +41,11 @@ struct ReplyStreamResponse {
                 openStreams?.increment()
                 defer { openStreams?.decrement() }
                 let (mailbox, input) = AsyncStream.makeStream(of: Outbound.self)
+                let unsubscribe = run.subscribe(
+                    after: after, .init(deliver: { input.yield(.event($0)) }, finish: { input.yield(.end) }))
+                defer { unsubscribe() }
                 try await withGracefulShutdownHandler {
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        group.addTask {
-                            for await event in events { input.yield(.event(event)) }
-                            input.yield(.end)
-                        }
                         group.addTask {
                             while true {
                                 try await Task.sleep(for: checkInterval)

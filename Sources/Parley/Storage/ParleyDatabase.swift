@@ -10,6 +10,11 @@ import GRDB
 public struct ParleyDatabase: Sendable {
     public let writer: any DatabaseWriter
 
+    /// SQLite checkpoints inside a commit only once the log holds this many pages (40 MiB of 4 KiB
+    /// pages; its default is 1,000). `WALCheckpointer` keeps the log far shorter without stalling
+    /// commits; this is the bound when it is not running (command-line tools, tests) or falls behind.
+    static let backstopCheckpointPages = 10_000
+
     /// Opens (creating if needed) the database file and applies the pending migrations.
     ///
     /// - Parameters:
@@ -25,6 +30,7 @@ public struct ParleyDatabase: Sendable {
         let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(backstopCheckpointPages)")
         }
         let pool = try DatabasePool(path: url.path, configuration: configuration)
         let database = ParleyDatabase(writer: pool)

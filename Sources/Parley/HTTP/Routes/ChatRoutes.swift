@@ -143,7 +143,7 @@ struct ChatRoutes {
         }
         let run = try await services.hub.start(
             .init(context: replyContext, bot: bot, settings: workspace.settings, content: content, clientMessageID: clientID))
-        return stream.response(events: run.subscribe(after: nil), stillAuthorized: stillAuthorized(context))
+        return stream.response(following: run, after: nil, stillAuthorized: stillAuthorized(context))
     }
 
     /// Resumes a reply's stream after the event named by `Last-Event-ID` (or `?after=`).
@@ -153,14 +153,14 @@ struct ChatRoutes {
         guard message.role == .assistant else { throw ParleyError.notFound("No such reply.") }
         let after = try Self.resumePoint(request, messageID: message.id)
         if let run = await services.hub.run(message.id) {
-            return stream.response(events: run.subscribe(after: after), stillAuthorized: stillAuthorized(context))
+            return stream.response(following: run, after: after, stillAuthorized: stillAuthorized(context))
         }
         // The reply has finished and left memory: its terminal event, from storage.
         guard let replyTo = message.replyTo, let user = try await services.chat.message(replyTo, conversationID: conversation.id) else {
             throw ParleyError.notFound("No such reply.")
         }
         let replay = try ReplyRun.replay(user: user, assistant: message)
-        return stream.response(events: replay.subscribe(after: max(after ?? 1, 1)), stillAuthorized: stillAuthorized(context))
+        return stream.response(following: replay, after: max(after ?? 1, 1), stillAuthorized: stillAuthorized(context))
     }
 
     static func resumePoint(_ request: Request, messageID: String) throws -> Int? {
