@@ -34,6 +34,24 @@ import TestUpstream
         }
     }
 
+    /// The bot is read with the conversation, in the same read: once deleted, a message to its
+    /// conversations is refused before anything is stored or sent upstream.
+    @Test func aMessageToAConversationWhoseBotWasDeletedIsNotFound() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["never sent"]) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base)
+                let conversation = try await chat.newConversation()
+                let deleted = try await api.request(.delete, "/admin/v1/workspaces/\(chat.tenant.workspace)/bots/\(chat.bot)")
+                #expect(deleted.status == .noContent)
+                let reply = try await chat.streams.post(conversation, "hello?", token: chat.token)
+                #expect(reply.status == 404)
+                #expect(reply.events.isEmpty)
+                #expect(try await chat.messages(conversation).isEmpty, "nothing was stored")
+            }
+        }
+    }
+
     @Test func conversationsPageNewestFirst() async throws {
         try await TestServer().run { api throws in
             let tenant = try await Tenant.make(api)

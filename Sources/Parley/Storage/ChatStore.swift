@@ -18,6 +18,8 @@ struct ReplyPair: Sendable, Equatable {
 /// per message instead of three, which is most of what a message costs before the provider call.
 struct ReplyContext: Sendable, Equatable {
     var conversation: ConversationRecord
+    /// The conversation's bot; `nil` once it was deleted.
+    var bot: BotRecord?
     /// The stored reply to the same `client_message_id`, when the post is a repeat.
     var earlierReply: ReplyPair?
     /// The newest finished messages with text, oldest first, before the new one.
@@ -36,7 +38,7 @@ protocol ChatStore: Sendable {
 
     /// A page of messages, oldest first, ending just before `before` (or at the newest).
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool)
-    /// The conversation (if `owner` has it), a repeat's earlier reply, and the newest
+    /// The conversation (if `owner` has it), its bot, a repeat's earlier reply, and the newest
     /// `historyLimit` finished messages with text: what a new message needs, in one read.
     func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
         -> ReplyContext?
@@ -163,6 +165,7 @@ struct SQLiteChatStore: ChatStore {
             guard let conversation = try owned(owner).filter(Column("id") == conversationID).fetchOne(db) else { return nil }
             return ReplyContext(
                 conversation: conversation,
+                bot: try BotRecord.filter(Column("workspace_id") == owner.workspaceID && Column("id") == conversation.botId).fetchOne(db),
                 earlierReply: try clientMessageID.flatMap { try Self.reply(db, toClientMessageID: $0, conversationID: conversationID) },
                 history: try MessageRecord.fetchAll(
                     db.cachedStatement(

@@ -133,12 +133,11 @@ struct ChatRoutes {
                 conversationID: try context.parameters.require("cid"), owner: owner(context), clientMessageID: clientID,
                 historyLimit: services.hub.historyLimit)
         else { throw ParleyError.notFound("No such conversation.") }
-        let conversation = replyContext.conversation
         let workspace = context.session.workspace
         if replyContext.earlierReply == nil {
             try services.checkMessageRate(workspace: workspace, userID: context.session.userID)
         }
-        guard let bot = try await services.stores.bots.find(workspaceID: workspace.id, botID: conversation.botId) else {
+        guard let bot = replyContext.bot else {
             throw ParleyError.notFound("The conversation's bot no longer exists.")
         }
         let run = try await services.hub.start(
