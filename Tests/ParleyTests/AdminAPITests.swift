@@ -108,6 +108,24 @@ import Testing
         #expect(!server.logs.text.contains("sk_live_"), "no API key reaches a log line")
     }
 
+    /// A key that has just been used (and so is held in memory) stops working the moment it is
+    /// revoked.
+    @Test func aKeyInUseIsRefusedRightAfterItIsRevoked() async throws {
+        try await TestServer().run { api throws in
+            let tenant = try await Tenant.make(api)
+            let (workspace, key) = (tenant.workspace, tenant.key)
+            _ = try await api.mint(key: key, workspace: workspace)
+            _ = try await api.mint(key: key, workspace: workspace)
+            let keyID = try #require(
+                (try await api.request(.get, "/admin/v1/workspaces/\(workspace)/api-keys")["data"] as? [[String: Any]])?.first?["id"]
+                    as? String)
+            #expect(try await api.request(.delete, "/admin/v1/workspaces/\(workspace)/api-keys/\(keyID)").status == .noContent)
+            let refused = try await api.generateToken(key: key, workspace: workspace)
+            #expect(refused.status == .unauthorized)
+            #expect(refused.errorCode == "invalid_api_key")
+        }
+    }
+
     @Test func invalidAPIKeysAllGetOneIdenticalAnswer() async throws {
         try await TestServer().run { api throws in
             let workspace = try await api.createWorkspace()

@@ -1,14 +1,17 @@
+import Foundation
 import GRDB
 import Synchronization
 
 /// In-memory copies of the rows read on nearly every request and written rarely: workspaces
-/// (every embed-token check, every mint), bots (every mint, every message) and issued embed
-/// tokens (every chat request checks its token is still on record and not revoked).
+/// (every embed-token check, every mint), bots (every mint, every message), workspace API keys
+/// (every mint) and issued embed tokens (every chat request checks its token is still on record
+/// and not revoked).
 ///
 /// Reading them from SQLite costs a trip to a reader thread and back plus row decoding — about
 /// 0.4 ms each on an idle 2-core machine, and a queue for the reader pool under load. Rows are
 /// kept for `freshness` at most, and every write that can change or remove one of them (the
-/// workspace and bot stores, token revocation, erasing a user) empties the cache before it
+/// workspace and bot stores, API key revocation and use, token revocation, erasing a user)
+/// empties the cache before it
 /// returns, so this process never serves a row older than its own last write: a revoked token
 /// is refused by the very next request. Another process writing the same database (a second
 /// instance, an operator's command) is seen within `freshness`. Rows that were not found are
@@ -27,6 +30,7 @@ final class ConfigurationRowCache: Sendable {
     private let workspaces: Table<String, WorkspaceRecord>
     private let bots: Table<BotKey, BotRecord>
     private let tokens: Table<String, EmbedTokenRecord>
+    private let apiKeys: Table<Data, APIKeyRecord>
 
     /// - Parameter capacity: past this many rows of a kind the cache starts over, so memory
     ///   stays bounded whatever the number of workspaces.
@@ -35,6 +39,7 @@ final class ConfigurationRowCache: Sendable {
         workspaces = Table(capacity: capacity)
         bots = Table(capacity: capacity)
         tokens = Table(capacity: capacity)
+        apiKeys = Table(capacity: capacity)
     }
 
     func workspace(_ id: String, load: () async throws -> WorkspaceRecord?) async throws -> WorkspaceRecord? {
@@ -49,9 +54,13 @@ final class ConfigurationRowCache: Sendable {
         try await row(jti, in: tokens, load: load)
     }
 
+    func apiKey(secretHash: Data, load: () async throws -> APIKeyRecord?) async throws -> APIKeyRecord? {
+        try await row(secretHash, in: apiKeys, load: load)
+    }
+
     /// Runs a write and forgets every cached row once it is done, whether it committed or not (a
     /// bot write can change its workspace's default bot, so everything goes). Every write that
-    /// updates or deletes workspaces, bots or issued tokens goes through here.
+    /// updates or deletes workspaces, bots, API keys or issued tokens goes through here.
     func write<T: Sendable>(through writer: any DatabaseWriter, _ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         defer { invalidateAll() }
         return try await writer.write(updates)
@@ -65,6 +74,7 @@ final class ConfigurationRowCache: Sendable {
         workspaces.removeAll()
         bots.removeAll()
         tokens.removeAll()
+        apiKeys.removeAll()
     }
 
     private func row<Key, Row>(_ key: Key, in table: Table<Key, Row>, load: () async throws -> Row?) async throws -> Row? {

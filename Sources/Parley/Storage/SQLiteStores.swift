@@ -114,6 +114,8 @@ struct SQLiteBotStore: BotStore {
 
 struct SQLiteCredentialStore: CredentialStore {
     let writer: any DatabaseWriter
+    /// Workspace keys are read from it on every mint; revoking or marking one used empties it.
+    let cache: ConfigurationRowCache
 
     func createAPIKey(_ key: APIKeyRecord, audit: AuditEvent) async throws {
         try await writer.write { db in
@@ -130,7 +132,7 @@ struct SQLiteCredentialStore: CredentialStore {
     }
 
     func revokeAPIKey(workspaceID: String, keyID: String, at time: Int64, audit: AuditEvent) async throws -> Bool {
-        try await writer.write { db in
+        try await cache.write(through: writer) { db in
             guard let key = try APIKeyRecord.filter(Column("workspace_id") == workspaceID && Column("id") == keyID).fetchOne(db)
             else { return false }
             if key.revokedAt == nil {
@@ -142,11 +144,13 @@ struct SQLiteCredentialStore: CredentialStore {
     }
 
     func findAPIKey(secretHash: Data) async throws -> APIKeyRecord? {
-        try await writer.read { db in try APIKeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db) }
+        try await cache.apiKey(secretHash: secretHash) {
+            try await writer.read { db in try APIKeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db) }
+        }
     }
 
     func markUsed(apiKeyID: String, at time: Int64) async throws {
-        try await writer.write { db in
+        try await cache.write(through: writer) { db in
             try db.execute(sql: "UPDATE api_keys SET last_used_at = ? WHERE id = ?", arguments: [time, apiKeyID])
         }
     }

@@ -87,7 +87,7 @@ struct Stores: Sendable {
         return Stores(
             workspaces: SQLiteWorkspaceStore(writer: writer, cache: cache),
             bots: SQLiteBotStore(writer: writer, cache: cache),
-            credentials: SQLiteCredentialStore(writer: writer),
+            credentials: SQLiteCredentialStore(writer: writer, cache: cache),
             signingKeys: SQLiteSigningKeyStore(writer: writer),
             tokens: SQLiteEmbedTokenStore(writer: writer, committer: committer ?? GroupCommitter(writer: writer), cache: cache),
             audit: SQLiteAuditStore(writer: writer)
