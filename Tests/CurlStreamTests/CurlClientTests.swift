@@ -128,11 +128,17 @@ import TestUpstream
     @Test func cancellingTheReaderClosesTheConnectionPromptly() async throws {
         let upstream = ScriptedUpstream { _ in .init(steps: [.forever("tick\n", every: .milliseconds(20))]) }
         try await upstream.run { base in
+            // Cancel only once the body flows, so the upstream is mid-response: on a loaded
+            // machine a fixed wait could cancel before the request reached it, and a connection
+            // closed before any response is not what this test is about.
+            let (flowing, bodyFlows) = AsyncStream.makeStream(of: Void.self)
             let reader = Task {
+                defer { bodyFlows.finish() }
                 let response = try await client.execute(CurlRequest(url: base + "/"))
-                for try await _ in response.body {}
+                for try await _ in response.body { bodyFlows.yield() }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            var chunks = flowing.makeAsyncIterator()
+            try #require(await chunks.next() != nil, "the body started")
             let cancelledAt = ContinuousClock.now
             reader.cancel()
             _ = await reader.result
