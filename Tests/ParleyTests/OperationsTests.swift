@@ -54,8 +54,9 @@ import TestUpstream
             let database = try ParleyDatabase.open(at: server.config.databaseURL, durability: .normal, busyTimeout: .seconds(5))
             let rowCache = ConfigurationRowCache()
             let stores = Stores.sqlite(database, cache: rowCache)
+            let chat = SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: rowCache)
             let sweeper = RetentionSweeper(
-                workspaces: stores.workspaces, chat: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: rowCache), clock: server.clock.wallClock,
+                workspaces: stores.workspaces, chat: chat, clock: server.clock.wallClock,
                 logger: Logger(label: "test"), batchSize: 2, pause: .milliseconds(1))
             #expect(try await sweeper.sweep() == 5)
             let left = try await api.request(.get, "/admin/v1/workspaces/\(expire.workspace)/conversations")

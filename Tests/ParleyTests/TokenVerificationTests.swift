@@ -106,7 +106,7 @@ struct TokenForge {
     }
 
     /// A token whose signature was checked once is remembered by its exact bytes: a copy with
-    /// another signature, header or payload is checked afresh, however often the original was used.
+    /// another signature or payload is checked afresh, however often the original was used.
     @Test func aTokenAlreadyAcceptedDoesNotVouchForAlteredCopies() async throws {
         try await withToken { api, _, token, claims, _ throws in
             #expect(try await api.session(token).status == .ok)

@@ -94,13 +94,8 @@ struct EmbedTokenService: Sendable {
         guard segments.count == 3, segments.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(Self.isBase64URL) }) else {
             throw ParleyError.invalidToken("The token is not a compact JWT.")
         }
-        let claims: EmbedTokenClaims
-        if let known = verifiedSignatures.claims(of: token) {
-            claims = known
-        } else {
-            let header = try Self.decodeHeader(segments[0])
-            claims = try await keyRing.verifySignature(of: token, kid: header.kid)
-            verifiedSignatures.remember(claims, of: token)
+        let claims = try await verifiedSignatures.claims(of: token) {
+            try await keyRing.verifySignature(of: token, kid: try Self.decodeHeader(segments[0]).kid)
         }
 
         let now = Int64(clock.now.timeIntervalSince1970)

@@ -21,19 +21,16 @@ final class VerifiedTokenCache: Sendable {
         self.capacity = capacity
     }
 
-    func claims(of token: String) -> EmbedTokenClaims? {
+    /// The claims `token` was already proved to carry, or else those `verify` proves (which are
+    /// then remembered). A `verify` that throws leaves nothing behind.
+    func claims(of token: String, orVerify verify: () async throws -> EmbedTokenClaims) async throws -> EmbedTokenClaims {
         let key = SHA256.hash(data: Data(token.utf8))
-        return entries.withLock { $0[key] }
-    }
-
-    /// Records that `token`'s signature verified and carried `claims`.
-    func remember(_ claims: EmbedTokenClaims, of token: String) {
-        let key = SHA256.hash(data: Data(token.utf8))
+        if let known = entries.withLock({ $0[key] }) { return known }
+        let claims = try await verify()
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
             entries[key] = claims
         }
+        return claims
     }
-
-    var count: Int { entries.withLock { $0.count } }
 }

@@ -44,17 +44,8 @@ struct RetentionService: Service {
     let interval: Duration
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await sweeper.sweep()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    sweeper.logger.error("retention sweep failed; will retry", metadata: ["parley.error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
+        await repeatUntilShutdown(every: interval, logger: sweeper.logger, failure: "retention sweep failed; will retry") {
+            try await sweeper.sweep()
         }
     }
 }

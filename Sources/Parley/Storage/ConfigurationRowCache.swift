@@ -11,9 +11,8 @@ import Synchronization
 /// 0.4 ms each on an idle 2-core machine, and a queue for the reader pool under load. Rows are
 /// kept for `freshness` at most, and every write that can change or remove one of them (the
 /// workspace and bot stores, API key revocation and use, token revocation, erasing a user)
-/// empties the cache before it
-/// returns, so this process never serves a row older than its own last write: a revoked token
-/// is refused by the very next request. Another process writing the same database (a second
+/// empties the cache before it returns, so this process never serves a row older than its own
+/// last write: a revoked token is refused by the very next request. Another process writing the same database (a second
 /// instance, an operator's command) is seen within `freshness`. Rows that were not found are
 /// never kept, so a token issued a moment ago is found at once.
 ///

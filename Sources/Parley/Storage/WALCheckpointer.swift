@@ -15,7 +15,7 @@ import ServiceLifecycle
 struct WALCheckpointer: Service {
     /// A connection used for nothing else, so a checkpoint never waits for the pool's writer.
     let connection: DatabaseQueue
-    var interval: Duration = .milliseconds(500)
+    let interval: Duration
     let logger: Logger
 
     /// Opens the checkpointing connection to the database file at `path`.
@@ -38,17 +38,10 @@ struct WALCheckpointer: Service {
     }
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await checkpoint()
-                } catch is CancellationError {
-                    return
-                } catch {
-                    logger.warning("WAL checkpoint failed; SQLite's backstop checkpoint still bounds the log", metadata: ["parley.error": "\(error)"])
-                }
-                try? await Task.sleep(for: interval)
-            }
+        await repeatUntilShutdown(
+            every: interval, logger: logger, level: .warning, failure: "WAL checkpoint failed; SQLite's backstop checkpoint still bounds the log"
+        ) {
+            try await checkpoint()
         }
     }
 }
