@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 
 @testable import Parley
@@ -26,13 +27,22 @@ import Testing
 
     @Test func aFrameIsOneEventWhateverTheModelWrote() throws {
         for text in Self.awkwardTexts {
-            let frame = ServerSentEventEncoder.frame(ReplyEvent.delta(text, messageID: "msg_abc", seq: 1))
+            let frame = String(buffer: ReplyEvent.delta(text, messageID: "msg_abc", seq: 1).frame)
             let lines = frame.split(separator: "\n", omittingEmptySubsequences: false)
             #expect(lines.count == 5)
             #expect(lines[0] == "id: msg_abc:1" && lines[1] == "event: response.delta" && lines[2].hasPrefix("data: {"))
             #expect(lines[3].isEmpty && lines[4].isEmpty)
             #expect(!frame.utf8.contains(0x0D))
         }
+    }
+
+    @Test func anIdCannotBreakAFrameEither() {
+        let event = ReplyEvent.delta("text", messageID: "msg_a\r\nevent: forged", seq: 3)
+        let lines = String(buffer: event.frame).split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(lines.map(String.init) == [
+            "id: msg_aevent: forged:3", "event: response.delta", #"data: {"delta":"text","message_id":"msg_a\r\nevent: forged"}"#, "", "",
+        ])
+        #expect(event.data == #"{"delta":"text","message_id":"msg_a\r\nevent: forged"}"#)
     }
 
     @Test func deltasThatArriveTogetherAreJoinedAndNothingElseMoves() {

@@ -2,6 +2,10 @@ import Foundation
 import NIOCore
 
 /// One event of a reply's stream: `id: <message id>:<seq>`, a name, and one line of JSON.
+///
+/// The event carries its `text/event-stream` frame, encoded once when the event is made: every
+/// follower of the reply writes the same bytes, and a delta is sent to every stream for every
+/// chunk the provider sends.
 struct ReplyEvent: Sendable, Equatable {
     enum Name: String, Sendable {
         case userMessage = "user_message"
@@ -14,53 +18,100 @@ struct ReplyEvent: Sendable, Equatable {
     let messageID: String
     let seq: Int
     let name: Name
-    /// Compact JSON: `JSONEncoder` escapes every control character, so this never holds a line
-    /// break and text from the model cannot forge an event.
-    let data: String
+    /// The whole frame, ready to write.
+    let frame: ByteBuffer
+    /// Where `data` starts in `frame`.
+    private let dataOffset: Int
 
     var id: String { "\(messageID):\(seq)" }
     var isTerminal: Bool { name == .completed || name == .error }
 
+    /// The event's JSON: compact, so it never holds a line break and text from the model cannot
+    /// forge an event.
+    var data: String {
+        frame.getString(at: frame.readerIndex + dataOffset, length: frame.readableBytes - dataOffset - 2) ?? ""
+    }
+
     init(messageID: String, seq: Int, name: Name, payload: some Encodable) throws {
-        self.init(messageID: messageID, seq: seq, name: name, data: String(decoding: try JSONBody.encoder.encode(payload), as: UTF8.self))
+        let json = try JSONBody.encoder.encode(payload)
+        self.init(messageID: messageID, seq: seq, name: name, dataCapacity: json.count) { buffer in
+            buffer.writeBytes(json)
+        }
     }
 
     /// A `response.delta`, its JSON written by hand: this is the event sent once per chunk of
     /// every reply. Same bytes as `ReplyPayload.Delta` through `JSONBody.encoder`.
     static func delta(_ text: String, messageID: String, seq: Int) -> ReplyEvent {
-        let data = #"{"delta":"# + JSONStringLiteral.quoted(text) + #","message_id":"# + JSONStringLiteral.quoted(messageID) + "}"
-        return ReplyEvent(messageID: messageID, seq: seq, name: .delta, data: data)
+        ReplyEvent(messageID: messageID, seq: seq, name: .delta, dataCapacity: text.utf8.count + messageID.utf8.count + 32) { buffer in
+            buffer.writeStaticString(#"{"delta":"#)
+            JSONStringLiteral.write(text, into: &buffer)
+            buffer.writeStaticString(#","message_id":"#)
+            JSONStringLiteral.write(messageID, into: &buffer)
+            buffer.writeStaticString("}")
+        }
     }
 
-    private init(messageID: String, seq: Int, name: Name, data: String) {
+    private init(messageID: String, seq: Int, name: Name, dataCapacity: Int, writeData: (inout ByteBuffer) -> Void) {
         self.messageID = messageID
         self.seq = seq
         self.name = name
-        self.data = data
+        var frame = ServerSentEventEncoder.allocator.buffer(capacity: messageID.utf8.count + dataCapacity + 64)
+        (frame, dataOffset) = ServerSentEventEncoder.frame(
+            id: messageID, seq: seq, name: name.rawValue, into: frame, writeData: writeData)
+        self.frame = frame
+    }
+
+    static func == (lhs: ReplyEvent, rhs: ReplyEvent) -> Bool {
+        lhs.messageID == rhs.messageID && lhs.seq == rhs.seq && lhs.name == rhs.name && lhs.frame == rhs.frame
     }
 }
 
 /// Writes `text/event-stream` frames. The one place event text is produced, so the framing rules
 /// live here: `id` and `event` may not contain CR or LF, `data` is always a single line.
 enum ServerSentEventEncoder {
-    static let preamble = "retry: 3000\n\n"
-    static let ping = ": ping\n\n"
+    static let allocator = ByteBufferAllocator()
+    static let preamble = ByteBuffer(string: "retry: 3000\n\n")
+    static let ping = ByteBuffer(string: ": ping\n\n")
 
-    static func frame(_ event: ReplyEvent) -> String {
-        // Ids are ours and data is JSON, so neither can hold a line break; strip any anyway
-        // rather than ever emit a frame that could split into two events. Only CR and LF end
-        // an SSE line, so only they go (a U+2028 in the model's text is the model's text).
-        "id: \(withoutLineBreaks(event.id))\nevent: \(event.name.rawValue)\ndata: \(withoutLineBreaks(event.data))\n\n"
+    /// Appends `id: <id>:<seq>`, `event: <name>` and `data: …` to `buffer`.
+    ///
+    /// - Returns: the frame, and where its data starts.
+    static func frame(
+        id: String, seq: Int, name: String, into buffer: ByteBuffer, writeData: (inout ByteBuffer) -> Void
+    ) -> (ByteBuffer, dataOffset: Int) {
+        var buffer = buffer
+        let start = buffer.writerIndex
+        buffer.writeStaticString("id: ")
+        writeSingleLine(id, into: &buffer)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        buffer.writeString(String(seq))
+        buffer.writeStaticString("\nevent: ")
+        writeSingleLine(name, into: &buffer)
+        buffer.writeStaticString("\ndata: ")
+        let dataStart = buffer.writerIndex
+        writeData(&buffer)
+        // The data is ours or JSON, so it cannot hold a line break; drop any anyway rather than
+        // ever emit a frame that could split into two events. Only CR and LF end an SSE line, so
+        // only they go (a U+2028 in the model's text is the model's text).
+        let data = buffer.readableBytesView[(dataStart - buffer.readerIndex)...]
+        if data.contains(where: Self.isLineBreak) {
+            let kept = data.filter { !Self.isLineBreak($0) }
+            buffer.moveWriterIndex(to: dataStart)
+            buffer.writeBytes(kept)
+        }
+        buffer.writeStaticString("\n\n")
+        return (buffer, dataStart - start)
     }
 
-    private static func withoutLineBreaks(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) else { return text }
-        return String(decoding: text.utf8.filter { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+    private static func writeSingleLine(_ text: String, into buffer: inout ByteBuffer) {
+        if text.utf8.contains(where: isLineBreak) {
+            buffer.writeBytes(text.utf8.filter { !isLineBreak($0) })
+        } else {
+            buffer.writeString(text)
+        }
     }
 
-    static func buffer(_ text: String) -> ByteBuffer {
-        ByteBuffer(string: text)
-    }
+    private static func isLineBreak(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D }
 }
 
 /// The payloads of the events (DESIGN.md §4, "The stream").

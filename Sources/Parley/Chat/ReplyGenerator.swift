@@ -26,11 +26,10 @@ struct ReplyGenerator: Sendable {
         logger[metadataKey: "parley.message_id"] = .string(run.messageID)
         logger[metadataKey: "parley.workspace_id"] = .string(run.workspaceID)
         var message = pair.assistant
-        var text = ""
         var usage: TokenUsage?
         var finishReason: String?
         var failure: ProviderFailure?
-        let pending = PendingText()
+        let text = ReplyText()
         let started = ContinuousClock.now
         var firstText: Duration?
         do {
@@ -40,11 +39,11 @@ struct ReplyGenerator: Sendable {
             message.model = request.model
             // Saves the text at most `flushInterval` after it arrived, even while the provider
             // is silent, so a crash loses at most that much.
-            let flusher = Task { [store, clock, flushInterval, id = message.id] in
+            let flusher = Task { [store, clock, flushInterval, text, id = message.id] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: flushInterval)
-                    if let text = pending.takeIfChanged() {
-                        try? await store.flushReply(messageID: id, content: text, at: clock.nowMilliseconds)
+                    if let changed = text.takeIfChanged() {
+                        try? await store.flushReply(messageID: id, content: changed, at: clock.nowMilliseconds)
                     }
                 }
             }
@@ -53,13 +52,11 @@ struct ReplyGenerator: Sendable {
                 switch event {
                 case .delta(let delta):
                     if firstText == nil { firstText = ContinuousClock.now - started }
-                    text += delta
                     // A provider that ignores max_tokens (or streams forever) is cut off.
-                    guard Self.estimatedTokens(text) <= bot.maxOutputTokens * 4 + 256 else {
+                    guard Self.estimatedTokens(utf8Count: text.append(delta)) <= bot.maxOutputTokens * 4 + 256 else {
                         throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
                     }
                     run.appendDelta(delta)
-                    pending.set(text)
                 case .model(let model): message.model = model
                 case .usage(let reported): usage = reported
                 case .finish(let reason): finishReason = reason
@@ -73,10 +70,10 @@ struct ReplyGenerator: Sendable {
                 failure = .upstream("The reply could not be generated.")
             }
         }
-        message.content = text
+        message.content = text.current
         message.updatedAt = clock.nowMilliseconds
         message.inputTokens = usage?.inputTokens ?? 0
-        message.outputTokens = usage?.outputTokens ?? Self.estimatedTokens(text)
+        message.outputTokens = usage?.outputTokens ?? Self.estimatedTokens(utf8Count: message.content.utf8.count)
         if run.cancelRequested {
             message.status = .cancelled
             message.finishReason = "cancelled"
@@ -138,8 +135,8 @@ struct ReplyGenerator: Sendable {
             endUser: Digest256.sha256("\(pair.user.workspaceId)\u{1F}\(pair.user.userId)").hexEncoded.prefix(32).description)
     }
 
-    static func estimatedTokens(_ text: String) -> Int {
-        (text.utf8.count + 3) / 4
+    static func estimatedTokens(utf8Count: Int) -> Int {
+        (utf8Count + 3) / 4
     }
 
     /// The contract's mid-stream codes, explained for people.
@@ -155,13 +152,23 @@ struct ReplyGenerator: Sendable {
     }
 }
 
-/// The latest text of a streaming reply, handed from the generating task to its flusher.
-final class PendingText: Sendable {
+/// The text of a streaming reply so far, grown by the generating task and saved by its flusher.
+///
+/// The text lives here only, so each delta is appended in place; a copy held elsewhere would
+/// make every append copy the whole reply.
+final class ReplyText: Sendable {
     private let state = Mutex<(text: String, changed: Bool)>(("", false))
 
-    func set(_ text: String) {
-        state.withLock { $0 = (text, true) }
+    /// Appends `delta`; returns the text's length in UTF-8 bytes.
+    func append(_ delta: String) -> Int {
+        state.withLock { state in
+            state.text += delta
+            state.changed = true
+            return state.text.utf8.count
+        }
     }
+
+    var current: String { state.withLock { $0.text } }
 
     /// The text if it changed since the last call.
     func takeIfChanged() -> String? {

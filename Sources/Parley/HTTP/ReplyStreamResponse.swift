@@ -56,17 +56,17 @@ struct ReplyStreamResponse {
                                 input.yield(.tick)
                             }
                         }
-                        try await writer.write(ServerSentEventEncoder.buffer(ServerSentEventEncoder.preamble))
+                        try await writer.write(ServerSentEventEncoder.preamble)
                         var lastWrite = ContinuousClock.now
                         loop: for await item in mailbox {
                             switch item {
                             case .event(let event):
-                                try await writer.write(ServerSentEventEncoder.buffer(ServerSentEventEncoder.frame(event)))
+                                try await writer.write(event.frame)
                                 lastWrite = .now
                                 if event.isTerminal { break loop }
                             case .tick:
                                 if ContinuousClock.now - lastWrite >= pingInterval - checkInterval {
-                                    try await writer.write(ServerSentEventEncoder.buffer(ServerSentEventEncoder.ping))
+                                    try await writer.write(ServerSentEventEncoder.ping)
                                     lastWrite = .now
                                 }
                             case .end:

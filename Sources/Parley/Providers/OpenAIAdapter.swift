@@ -38,7 +38,7 @@ struct OpenAIAdapter: ProviderAdapter {
                 isComplete = true
                 return []
             }
-            guard let chunk = try? Self.decoder.decode(Chunk.self, from: Data(event.data.utf8)) else {
+            guard let chunk = Chunk.read(event.data) else {
                 throw .upstream("The provider sent a chunk that is not a chat-completion chunk.")
             }
             if chunk.hasError {
@@ -64,49 +64,61 @@ struct OpenAIAdapter: ProviderAdapter {
             }
             return events
         }
+    }
 
-        private static let decoder = JSONDecoder()
-
-        /// The parts of a `chat.completion.chunk` Parley reads; anything else in it is ignored.
-        private struct Chunk: Decodable {
-            struct Choice: Decodable {
-                struct Delta: Decodable { var content: String? }
-                var delta: Delta?
-                var finishReason: String?
-
-                enum CodingKeys: String, CodingKey {
-                    case delta
-                    case finishReason = "finish_reason"
-                }
-            }
-
-            struct Usage: Decodable {
-                var promptTokens: Int?
-                var completionTokens: Int?
-
-                enum CodingKeys: String, CodingKey {
-                    case promptTokens = "prompt_tokens"
-                    case completionTokens = "completion_tokens"
-                }
-            }
-
-            var model: String?
-            var choices: [Choice]?
-            var usage: Usage?
-            /// An `error` member of any value, null included, as some gateways send mid-stream.
-            var hasError: Bool
+    /// The parts of a `chat.completion.chunk` Parley reads; anything else in it is ignored.
+    struct Chunk: Equatable {
+        struct Choice: Decodable, Equatable {
+            struct Delta: Decodable, Equatable { var content: String? }
+            var delta: Delta?
+            var finishReason: String?
 
             enum CodingKeys: String, CodingKey {
-                case model, choices, usage, error
-            }
-
-            init(from decoder: any Decoder) throws {
-                let container = try decoder.container(keyedBy: CodingKeys.self)
-                model = try? container.decodeIfPresent(String.self, forKey: .model)
-                choices = try container.decodeIfPresent([Choice].self, forKey: .choices)
-                usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
-                hasError = container.contains(.error)
+                case delta
+                case finishReason = "finish_reason"
             }
         }
+
+        struct Usage: Decodable, Equatable {
+            var promptTokens: Int?
+            var completionTokens: Int?
+
+            enum CodingKeys: String, CodingKey {
+                case promptTokens = "prompt_tokens"
+                case completionTokens = "completion_tokens"
+            }
+        }
+
+        var model: String?
+        var choices: [Choice]?
+        var usage: Usage?
+        /// An `error` member of any value, null included, as some gateways send mid-stream.
+        var hasError: Bool
+
+        /// The chunk `text` holds, or `nil` when it is not one. The scanner reads the usual
+        /// shapes; `JSONDecoder` has the last word on the rest.
+        static func read(_ text: String) -> Chunk? {
+            OpenAIChunkScanner.scan(text) ?? decoded(text)
+        }
+
+        static func decoded(_ text: String) -> Chunk? {
+            try? decoder.decode(Chunk.self, from: Data(text.utf8))
+        }
+
+        private static let decoder = JSONDecoder()
+    }
+}
+
+extension OpenAIAdapter.Chunk: Decodable {
+    private enum CodingKeys: String, CodingKey {
+        case model, choices, usage, error
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        model = try? container.decodeIfPresent(String.self, forKey: .model)
+        choices = try container.decodeIfPresent([Choice].self, forKey: .choices)
+        usage = try? container.decodeIfPresent(Usage.self, forKey: .usage)
+        hasError = container.contains(.error)
     }
 }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A string as a JSON string literal, written by hand for the one hot path that needs it: every
 /// `response.delta` event of every stream. `JSONEncoder` costs several microseconds per call
 /// (boxing, metadata lookups, a `Data` round trip); this is a single pass over UTF-8.
@@ -7,29 +9,46 @@
 /// So the literal never holds a raw line break, which keeps each SSE `data:` line whole.
 enum JSONStringLiteral {
     static func quoted(_ text: String) -> String {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(text.utf8.count + 2)
-        bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x00..<0x20:
-                bytes.append(contentsOf: Array("\\u00".utf8))
-                bytes.append(hexDigits[Int(byte >> 4)])
-                bytes.append(hexDigits[Int(byte & 0x0F)])
-            default:
-                bytes.append(byte)
+        var buffer = ByteBuffer()
+        write(text, into: &buffer)
+        return String(buffer: buffer)
+    }
+
+    /// Appends `text` as a JSON string literal, quotes included. Runs of bytes that need no
+    /// escape (nearly all of them) are copied in one go.
+    static func write(_ text: String, into buffer: inout ByteBuffer) {
+        var text = text
+        text.withUTF8 { bytes in
+            buffer.reserveCapacity(minimumWritableBytes: bytes.count + 2)
+            buffer.writeInteger(UInt8(ascii: "\""))
+            var verbatimFrom = 0
+            for (offset, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom..<offset]))
+                verbatimFrom = offset + 1
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): buffer.writeEscape(byte)
+                case 0x0A: buffer.writeEscape(UInt8(ascii: "n"))
+                case 0x0D: buffer.writeEscape(UInt8(ascii: "r"))
+                case 0x09: buffer.writeEscape(UInt8(ascii: "t"))
+                case 0x08: buffer.writeEscape(UInt8(ascii: "b"))
+                case 0x0C: buffer.writeEscape(UInt8(ascii: "f"))
+                default:
+                    buffer.writeStaticString("\\u00")
+                    buffer.writeInteger(hexDigits[Int(byte >> 4)])
+                    buffer.writeInteger(hexDigits[Int(byte & 0x0F)])
+                }
             }
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom...]))
+            buffer.writeInteger(UInt8(ascii: "\""))
         }
-        bytes.append(UInt8(ascii: "\""))
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
+}
+
+extension ByteBuffer {
+    fileprivate mutating func writeEscape(_ byte: UInt8) {
+        writeInteger(UInt8(ascii: "\\"))
+        writeInteger(byte)
+    }
 }
