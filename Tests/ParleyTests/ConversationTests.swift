@@ -157,6 +157,39 @@ import TestUpstream
         }
     }
 
+    /// The provider is asked while the user's message is being committed; when the commit fails,
+    /// that call is dropped and the post fails as a whole.
+    @Test func aMessageThatCannotBeStoredIsRefusedAndItsProviderCallDropped() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(Array(repeating: "never shown ", count: 10), pause: .milliseconds(200)) }
+        let server = TestServer()
+        try await upstream.run { base in
+            try await server.run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base)
+                let conversation = try await chat.newConversation()
+                try DatabaseQueue(path: server.config.databaseURL.path).write { db in
+                    try db.execute(sql: """
+                        CREATE TRIGGER refuse_test_message BEFORE INSERT ON messages WHEN NEW.content = 'refuse me'
+                        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                        """)
+                }
+                let refused = try await api.request(
+                    .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "refuse me"])
+                #expect(refused.status == .internalServerError)
+                #expect(refused.errorCode == "internal_error")
+                #expect(try await chat.messages(conversation).isEmpty, "neither message was stored")
+                for _ in 0..<60 where upstream.disconnects.count < upstream.requests.count {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(upstream.disconnects.count == upstream.requests.count, "a provider call already made was dropped")
+
+                let next = try await chat.streams.post(conversation, "hello", token: chat.token)
+                #expect(next.status == 200, "the conversation is free again")
+                #expect(next.terminal?.event == "response.completed")
+                #expect(try await chat.messages(conversation).count == 2)
+            }
+        }
+    }
+
     @Test func messageContentIsValidated() async throws {
         try await TestServer().run { api throws in
             let chat = try await ChatFixture.make(api, upstream: "http://127.0.0.1:1")

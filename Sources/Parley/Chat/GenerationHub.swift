@@ -46,7 +46,12 @@ actor GenerationHub {
         var clientMessageID: String?
     }
 
-    /// Stores the user message durably, then starts generating the reply.
+    /// Stores the user message durably and starts generating the reply.
+    ///
+    /// The two overlap: the provider is asked while the commit is on its way to disk, so the
+    /// commit adds nothing to the time to first token. Nobody can follow the run before the
+    /// commit succeeds (this returns only then), and if it fails the generation is cancelled
+    /// and stores nothing.
     ///
     /// - Returns: the run to subscribe to. For a repeated `client_message_id` it is the same
     ///   reply's run (rebuilt from storage if it has left memory); the provider is not called.
@@ -81,9 +86,21 @@ actor GenerationHub {
         activeByWorkspace[workspaceID, default: 0] += 1
         reservedOutput[workspaceID, default: 0] += reservation
         let run = ReplyRun(messageID: pair.assistant.id, conversationID: conversationID, workspaceID: workspaceID, userID: pair.user.userId)
+        let store = self.store
+        let stored = Task.detached { try await store.startReply(pair) }
+        let generator = self.generator
+        let bot = request.bot
+        let history = request.context.history
+        let task = Task.detached { [weak self] in
+            if await generator.generate(run: run, pair: pair, bot: bot, history: history, stored: stored) {
+                await self?.finished(run, reservation: reservation)
+            }
+        }
+        run.attach(task)
         do {
-            try await store.startReply(pair)
+            try await stored.value
         } catch {
+            task.cancel()
             release(run, reservation: reservation)
             if let clientID = request.clientMessageID,
                 let existing = try await store.reply(toClientMessageID: clientID, conversationID: conversationID)
@@ -94,14 +111,6 @@ actor GenerationHub {
             throw error
         }
         runs[run.messageID] = run
-        let generator = self.generator
-        let bot = request.bot
-        let history = request.context.history
-        let task = Task.detached { [weak self] in
-            await generator.generate(run: run, pair: pair, bot: bot, history: history)
-            await self?.finished(run, reservation: reservation)
-        }
-        run.attach(task)
         return run
     }
 

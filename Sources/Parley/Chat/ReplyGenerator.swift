@@ -19,9 +19,13 @@ struct ReplyGenerator: Sendable {
     /// When set, replaces every bot's provider (`parley demo` with `OPENAI_API_KEY`).
     var providerOverride: ProviderOverride?
 
-    /// - Parameter history: the conversation's messages before `pair` (as `ChatStore.replyContext`
-    ///   reads them), oldest first.
-    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord]) async {
+    /// - Parameters:
+    ///   - history: the conversation's messages before `pair` (as `ChatStore.replyContext` reads
+    ///     them), oldest first.
+    ///   - stored: the commit of `pair`, still running when the provider is called. Nothing is
+    ///     written about the reply before it succeeds, and nothing at all if it fails.
+    /// - Returns: whether the reply was stored; `false` when `stored` failed.
+    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord], stored: Task<Void, any Error>) async -> Bool {
         var logger = self.logger
         logger[metadataKey: "parley.message_id"] = .string(run.messageID)
         logger[metadataKey: "parley.workspace_id"] = .string(run.workspaceID)
@@ -40,6 +44,7 @@ struct ReplyGenerator: Sendable {
             // Saves the text at most `flushInterval` after it arrived, even while the provider
             // is silent, so a crash loses at most that much.
             let flusher = Task { [store, clock, flushInterval, text, id = message.id] in
+                guard (try? await stored.value) != nil else { return }
                 while !Task.isCancelled {
                     try? await Task.sleep(for: flushInterval)
                     if let changed = text.takeIfChanged() {
@@ -70,6 +75,8 @@ struct ReplyGenerator: Sendable {
                 failure = .upstream("The reply could not be generated.")
             }
         }
+        // The start was never stored (the hub has cancelled this task): nothing to finish.
+        guard (try? await stored.value) != nil else { return false }
         message.content = text.current
         message.updatedAt = clock.nowMilliseconds
         message.inputTokens = usage?.inputTokens ?? 0
@@ -91,7 +98,7 @@ struct ReplyGenerator: Sendable {
         }
         let final = message
         // The outcome is stored even when this task was cancelled: run it in a task of its own.
-        let stored = await Task { [store] in
+        let saved = await Task { [store] in
             do {
                 try await store.finishReply(final)
                 return true
@@ -99,7 +106,7 @@ struct ReplyGenerator: Sendable {
                 return false
             }
         }.value
-        if !stored { logger.error("could not store the end of a reply; it will read as interrupted after restart") }
+        if !saved { logger.error("could not store the end of a reply; it will read as interrupted after restart") }
         do {
             try run.appendTerminal(for: final)
         } catch {
@@ -114,6 +121,7 @@ struct ReplyGenerator: Sendable {
                 "parley.status": "\(final.status?.rawValue ?? "")", "parley.output_tokens": "\(final.outputTokens ?? 0)",
                 "parley.duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
             ])
+        return true
     }
 
     private func providerRequest(for pair: ReplyPair, bot: BotRecord, history: [MessageRecord]) throws -> ProviderRequest {
