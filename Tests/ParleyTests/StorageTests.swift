@@ -44,6 +44,38 @@ import Testing
         #expect(try database.appliedMigrations().count == EmbeddedMigrations.all.count, "migrating again changes nothing")
     }
 
+    /// The rows written on every mint have hand-written encodings; they fill every column of
+    /// their table under the names the `Codable` decoding reads back.
+    @Test func theHandWrittenRowEncodingsRoundTripThroughEveryColumn() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let workspace = WorkspaceRecord(
+            id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
+            createdAt: 1, updatedAt: 1)
+        let token = EmbedTokenRecord(
+            jti: "jti_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", kid: "k1", apiKeyId: "key_1", issuedAt: 10, expiresAt: 20,
+            revokedAt: 15)
+        let event = AuditEvent(
+            workspaceId: "ws_1", type: "token.issued", actor: "key_1", userId: "u-1",
+            data: ["jti": .string("jti_1"), "ttl": .number(3600), "nested": .object(["list": .array([.bool(true), .null])])], createdAt: 10)
+        let audit = try await database.writer.write { db in
+            try workspace.insert(db)
+            try token.insert(db)
+            let audit = try event.inserted(db)
+            for (columns, table) in [(try token.databaseDictionary.keys, "embed_tokens"), (try audit.databaseDictionary.keys, "audit_events")] {
+                #expect(Set(columns) == Set(try db.columns(in: table).map(\.name)), "\(table)")
+            }
+            return audit
+        }
+        #expect(audit.seq != nil, "the row id comes back")
+        try await database.writer.read { db in
+            #expect(try EmbedTokenRecord.fetchOne(db, key: "jti_1") == token)
+            #expect(try AuditEvent.fetchOne(db, key: audit.seq) == audit)
+            let stored = try String.fetchOne(db, sql: "SELECT data FROM audit_events")
+            #expect(stored == String(decoding: try AuditEvent.databaseJSONEncoder(for: "data").encode(audit.data), as: UTF8.self))
+        }
+    }
+
     @Test func theGroupCommitterBatchesConcurrentWritesAndIsolatesFailures() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
