@@ -45,6 +45,23 @@ import Testing
         #expect(event.data == #"{"delta":"text","message_id":"msg_a\r\nevent: forged"}"#)
     }
 
+    @Test func framesThatPileUpGoOutInOneWriteInOrder() throws {
+        let pending = PendingFrames()
+        let events = ["a", "b", "c"].enumerated().map { ReplyEvent.delta($1, messageID: "msg_abc", seq: $0) }
+        #expect(pending.add(events[0]), "the first frame wakes the writer")
+        #expect(!pending.add(events[1]) && !pending.add(events[2]), "later ones join it")
+        let (frames, ended) = pending.take()
+        #expect(frames.map { String(buffer: $0) } == events.map { String(buffer: $0.frame) }.joined())
+        #expect(!ended)
+        #expect(events.map { String(buffer: $0.frame) } == ["a", "b", "c"].enumerated().map { String(buffer: ReplyEvent.delta($1, messageID: "msg_abc", seq: $0).frame) },
+                "the run's own frames are untouched")
+        #expect(pending.take().0 == nil)
+
+        let terminal = try ReplyEvent(messageID: "msg_abc", seq: 3, name: .completed, payload: ["done": true])
+        #expect(pending.add(terminal), "an empty queue wakes the writer again")
+        #expect(pending.take().ended)
+    }
+
     @Test func deltasThatArriveTogetherAreJoinedAndNothingElseMoves() {
         let events: [ProviderEvent] = [
             .model("m"), .delta("a"), .delta("b"), .delta("c"), .usage(.init(inputTokens: 1, outputTokens: 2)), .delta("d"),

@@ -19,7 +19,8 @@ struct ReplyStreamResponse {
     var openStreams: Gauge?
 
     private enum Outbound: Sendable {
-        case event(ReplyEvent)
+        /// Frames are waiting in the `PendingFrames`.
+        case frames
         case tick
         case end
     }
@@ -41,8 +42,12 @@ struct ReplyStreamResponse {
                 openStreams?.increment()
                 defer { openStreams?.decrement() }
                 let (mailbox, input) = AsyncStream.makeStream(of: Outbound.self)
+                let pending = PendingFrames()
                 let unsubscribe = run.subscribe(
-                    after: after, .init(deliver: { input.yield(.event($0)) }, finish: { input.yield(.end) }))
+                    after: after,
+                    .init(
+                        deliver: { event in if pending.add(event) { input.yield(.frames) } },
+                        finish: { input.yield(.end) }))
                 defer { unsubscribe() }
                 try await withGracefulShutdownHandler {
                     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -60,10 +65,11 @@ struct ReplyStreamResponse {
                         var lastWrite = ContinuousClock.now
                         loop: for await item in mailbox {
                             switch item {
-                            case .event(let event):
-                                try await writer.write(event.frame)
+                            case .frames:
+                                let (frames, ended) = pending.take()
+                                if let frames { try await writer.write(frames) }
                                 lastWrite = .now
-                                if event.isTerminal { break loop }
+                                if ended { break loop }
                             case .tick:
                                 if ContinuousClock.now - lastWrite >= pingInterval - checkInterval {
                                     try await writer.write(ServerSentEventEncoder.ping)
@@ -80,5 +86,35 @@ struct ReplyStreamResponse {
                 }
                 try await writer.finish(nil)
             })
+    }
+}
+
+/// The frames a stream has yet to write. A client that falls behind (or a server under load)
+/// gets everything that piled up in one write rather than one write per event.
+final class PendingFrames: Sendable {
+    private let state = Mutex<(frames: ByteBuffer?, ended: Bool)>((nil, false))
+
+    /// Queues `event`'s frame; `true` when the queue was empty, so the writer needs waking.
+    func add(_ event: ReplyEvent) -> Bool {
+        state.withLock { state in
+            let wasEmpty = state.frames == nil
+            if var frames = state.frames {
+                state.frames = nil  // so the append below does not copy the buffer
+                frames.writeImmutableBuffer(event.frame)
+                state.frames = frames
+            } else {
+                state.frames = event.frame
+            }
+            if event.isTerminal { state.ended = true }
+            return wasEmpty
+        }
+    }
+
+    /// Everything queued, and whether the terminal event is among it.
+    func take() -> (ByteBuffer?, ended: Bool) {
+        state.withLock { state in
+            defer { state.frames = nil }
+            return (state.frames, state.ended)
+        }
     }
 }
