@@ -166,21 +166,28 @@ import TestUpstream
             try await server.run { api throws in
                 let chat = try await ChatFixture.make(api, upstream: base)
                 let conversation = try await chat.newConversation()
-                try DatabaseQueue(path: server.config.databaseURL.path).write { db in
+                var configuration = Configuration()
+                configuration.allowsUnsafeTransactions = true  // the lock below spans two calls
+                let database = try DatabaseQueue(path: server.config.databaseURL.path, configuration: configuration)
+                try database.write { db in
                     try db.execute(sql: """
                         CREATE TRIGGER refuse_test_message BEFORE INSERT ON messages WHEN NEW.content = 'refuse me'
                         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
                         """)
                 }
-                let refused = try await api.request(
+                // Another connection holds the write lock, so the commit waits (busy timeout) until
+                // the provider has the request: the failure then always meets a call in flight.
+                try database.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+                async let refused = api.request(
                     .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "refuse me"])
-                #expect(refused.status == .internalServerError)
-                #expect(refused.errorCode == "internal_error")
+                for _ in 0..<100 where upstream.requests.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+                try database.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
+                #expect(upstream.requests.count == 1, "the provider was asked while the commit waited")
+                #expect(try await refused.status == .internalServerError)
+                #expect(try await refused.errorCode == "internal_error")
                 #expect(try await chat.messages(conversation).isEmpty, "neither message was stored")
-                for _ in 0..<60 where upstream.disconnects.count < upstream.requests.count {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                #expect(upstream.disconnects.count == upstream.requests.count, "a provider call already made was dropped")
+                for _ in 0..<60 where upstream.disconnects.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+                #expect(upstream.disconnects.count == 1, "and that call was dropped")
 
                 let next = try await chat.streams.post(conversation, "hello", token: chat.token)
                 #expect(next.status == 200, "the conversation is free again")

@@ -105,7 +105,8 @@ actor GenerationHub {
             if let clientID = request.clientMessageID,
                 let existing = try await store.reply(toClientMessageID: clientID, conversationID: conversationID)
             {
-                // Two identical posts raced; the other one stored first.
+                // Two identical posts raced; the other one stored first, and this one's provider
+                // call (already on its way) was just dropped.
                 return try await runForExisting(existing)
             }
             throw error

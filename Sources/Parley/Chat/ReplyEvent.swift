@@ -29,7 +29,7 @@ struct ReplyEvent: Sendable, Equatable {
     /// The event's JSON: compact, so it never holds a line break and text from the model cannot
     /// forge an event.
     var data: String {
-        frame.getString(at: frame.readerIndex + dataOffset, length: frame.readableBytes - dataOffset - 2) ?? ""
+        frame.getString(at: dataOffset, length: frame.readableBytes - dataOffset - 2) ?? ""
     }
 
     init(messageID: String, seq: Int, name: Name, payload: some Encodable) throws {
@@ -55,10 +55,8 @@ struct ReplyEvent: Sendable, Equatable {
         self.messageID = messageID
         self.seq = seq
         self.name = name
-        var frame = ServerSentEventEncoder.allocator.buffer(capacity: messageID.utf8.count + dataCapacity + 64)
         (frame, dataOffset) = ServerSentEventEncoder.frame(
-            id: messageID, seq: seq, name: name.rawValue, into: frame, writeData: writeData)
-        self.frame = frame
+            id: messageID, seq: seq, name: name.rawValue, dataCapacity: dataCapacity, writeData: writeData)
     }
 
     static func == (lhs: ReplyEvent, rhs: ReplyEvent) -> Bool {
@@ -69,18 +67,18 @@ struct ReplyEvent: Sendable, Equatable {
 /// Writes `text/event-stream` frames. The one place event text is produced, so the framing rules
 /// live here: `id` and `event` may not contain CR or LF, `data` is always a single line.
 enum ServerSentEventEncoder {
-    static let allocator = ByteBufferAllocator()
+    private static let allocator = ByteBufferAllocator()
     static let preamble = ByteBuffer(string: "retry: 3000\n\n")
     static let ping = ByteBuffer(string: ": ping\n\n")
 
-    /// Appends `id: <id>:<seq>`, `event: <name>` and `data: …` to `buffer`.
+    /// The frame `id: <id>:<seq>`, `event: <name>`, `data: …`, with the data `writeData` writes
+    /// (about `dataCapacity` bytes).
     ///
     /// - Returns: the frame, and where its data starts.
     static func frame(
-        id: String, seq: Int, name: String, into buffer: ByteBuffer, writeData: (inout ByteBuffer) -> Void
+        id: String, seq: Int, name: String, dataCapacity: Int, writeData: (inout ByteBuffer) -> Void
     ) -> (ByteBuffer, dataOffset: Int) {
-        var buffer = buffer
-        let start = buffer.writerIndex
+        var buffer = allocator.buffer(capacity: id.utf8.count + name.utf8.count + dataCapacity + 40)
         buffer.writeStaticString("id: ")
         writeSingleLine(id, into: &buffer)
         buffer.writeInteger(UInt8(ascii: ":"))
@@ -93,14 +91,14 @@ enum ServerSentEventEncoder {
         // The data is ours or JSON, so it cannot hold a line break; drop any anyway rather than
         // ever emit a frame that could split into two events. Only CR and LF end an SSE line, so
         // only they go (a U+2028 in the model's text is the model's text).
-        let data = buffer.readableBytesView[(dataStart - buffer.readerIndex)...]
+        let data = buffer.readableBytesView[dataStart...]
         if data.contains(where: Self.isLineBreak) {
             let kept = data.filter { !Self.isLineBreak($0) }
             buffer.moveWriterIndex(to: dataStart)
             buffer.writeBytes(kept)
         }
         buffer.writeStaticString("\n\n")
-        return (buffer, dataStart - start)
+        return (buffer, dataStart)
     }
 
     private static func writeSingleLine(_ text: String, into buffer: inout ByteBuffer) {

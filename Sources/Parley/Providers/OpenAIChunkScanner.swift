@@ -33,7 +33,12 @@ struct OpenAIChunkScanner {
         try members { scanner, key throws(Unsure) in
             if key.elementsEqual("model".utf8) {
                 try seen.first(0)
-                chunk.model = try scanner.peek() == Byte.quote ? scanner.string() : scanner.skippingNonString()
+                // Read with `try?`: a model that is not a string is no model.
+                if scanner.peek() == Byte.quote {
+                    chunk.model = try scanner.string()
+                } else {
+                    try scanner.skipValue()
+                }
             } else if key.elementsEqual("choices".utf8) {
                 try seen.first(1)
                 chunk.choices = try scanner.nullOr { scanner throws(Unsure) in try scanner.choices() }
@@ -167,12 +172,6 @@ struct OpenAIChunkScanner {
         return try value(&self)
     }
 
-    /// Skips a value that is not a string; `model` is read with `try?`, so any other type is nil.
-    private mutating func skippingNonString() throws(Unsure) -> String? {
-        try skipValue()
-        return nil
-    }
-
     private mutating func skipValue() throws(Unsure) {
         guard let byte = peek() else { throw Unsure() }
         switch byte {
@@ -215,7 +214,7 @@ struct OpenAIChunkScanner {
                 return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index - 1]), as: UTF8.self)
             case Byte.backslash:
                 index = start
-                return try escapedString()
+                return String(decoding: try restOfString(keeping: true), as: UTF8.self)
             case ..<0x20:
                 throw Unsure()
             default:
@@ -225,33 +224,32 @@ struct OpenAIChunkScanner {
         throw Unsure()
     }
 
-    /// The slow road for a string holding escapes, from just after its opening quote.
-    private mutating func escapedString() throws(Unsure) -> String {
+    /// A string's contents from just after its opening quote to past its closing one, escapes
+    /// checked and, when `keeping`, decoded. The slow road for a string holding escapes, and the
+    /// way strings nobody reads are skipped.
+    private mutating func restOfString(keeping: Bool) throws(Unsure) -> [UInt8] {
         var decoded: [UInt8] = []
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             switch byte {
             case Byte.quote:
-                return String(decoding: decoded, as: UTF8.self)
+                return decoded
             case Byte.backslash:
                 guard index < bytes.count else { throw Unsure() }
                 let escape = bytes[index]
                 index += 1
-                switch escape {
-                case Byte.quote, Byte.backslash, UInt8(ascii: "/"): decoded.append(escape)
-                case UInt8(ascii: "b"): decoded.append(0x08)
-                case UInt8(ascii: "f"): decoded.append(0x0C)
-                case UInt8(ascii: "n"): decoded.append(0x0A)
-                case UInt8(ascii: "r"): decoded.append(0x0D)
-                case UInt8(ascii: "t"): decoded.append(0x09)
-                case UInt8(ascii: "u"): decoded.append(contentsOf: String(try escapedScalar()).utf8)
-                default: throw Unsure()
+                if escape == UInt8(ascii: "u") {
+                    let scalar = try escapedScalar()
+                    if keeping { decoded.append(contentsOf: String(scalar).utf8) }
+                } else {
+                    guard let unescaped = Byte.unescaped(escape) else { throw Unsure() }
+                    if keeping { decoded.append(unescaped) }
                 }
             case ..<0x20:
                 throw Unsure()
             default:
-                decoded.append(byte)
+                if keeping { decoded.append(byte) }
             }
         }
         throw Unsure()
@@ -294,28 +292,7 @@ struct OpenAIChunkScanner {
 
     private mutating func skipString() throws(Unsure) {
         try expect(Byte.quote)
-        while index < bytes.count {
-            let byte = bytes[index]
-            index += 1
-            switch byte {
-            case Byte.quote:
-                return
-            case Byte.backslash:
-                guard index < bytes.count else { throw Unsure() }
-                let escape = bytes[index]
-                index += 1
-                if escape == UInt8(ascii: "u") {
-                    _ = try escapedScalar()
-                } else {
-                    guard Byte.simpleEscapes.contains(escape) else { throw Unsure() }
-                }
-            case ..<0x20:
-                throw Unsure()
-            default:
-                break
-            }
-        }
-        throw Unsure()
+        _ = try restOfString(keeping: false)
     }
 
     /// A token count: digits with an optional minus, nothing fractional, within `Int`.
@@ -397,7 +374,19 @@ struct OpenAIChunkScanner {
         static let closeBrace = UInt8(ascii: "}")
         static let openBracket = UInt8(ascii: "[")
         static let closeBracket = UInt8(ascii: "]")
-        static let simpleEscapes: [UInt8] = Array(#""\/bfnrt"#.utf8)
+
+        /// The byte a one-letter escape (`\n`, `\"`, …) stands for.
+        static func unescaped(_ escape: UInt8) -> UInt8? {
+            switch escape {
+            case quote, backslash, UInt8(ascii: "/"): escape
+            case UInt8(ascii: "b"): 0x08
+            case UInt8(ascii: "f"): 0x0C
+            case UInt8(ascii: "n"): 0x0A
+            case UInt8(ascii: "r"): 0x0D
+            case UInt8(ascii: "t"): 0x09
+            default: nil
+            }
+        }
 
         static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
         static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }

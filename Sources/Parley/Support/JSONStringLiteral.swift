@@ -8,12 +8,6 @@ import NIOCore
 /// control characters as `\n`, `\r`, `\t`, `\b`, `\f` or `\u00XX`, everything else verbatim.
 /// So the literal never holds a raw line break, which keeps each SSE `data:` line whole.
 enum JSONStringLiteral {
-    static func quoted(_ text: String) -> String {
-        var buffer = ByteBuffer()
-        write(text, into: &buffer)
-        return String(buffer: buffer)
-    }
-
     /// Appends `text` as a JSON string literal, quotes included. Runs of bytes that need no
     /// escape (nearly all of them) are copied in one go.
     static func write(_ text: String, into buffer: inout ByteBuffer) {
