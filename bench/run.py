@@ -281,13 +281,17 @@ def measure_relay(results, data):
 
 
 def measure_hold(results, data):
-    """N replies of HOLD_SECONDS held open at once; RSS sampled every 100 ms meanwhile."""
+    """N replies of HOLD_SECONDS held open at once; RSS sampled every 100 ms meanwhile.
+
+    Each N gets a fresh server, so its figure is everything N streams cost a new process: a
+    server that held streams before keeps that memory for reuse, and the next N would look
+    cheaper than it is."""
     provider = Provider(chunks=HOLD_SECONDS, interval_ms=1000)
-    server = Server(data, PARLEY_ALLOW_PRIVATE_UPSTREAMS="1")
-    tenant = ChatTenant(server, max(HOLD_STREAMS))
-    tenant.add_bot("slow", provider.port)
-    time.sleep(1)
     for count in HOLD_STREAMS:
+        server = Server(os.path.join(data, str(count)), PARLEY_ALLOW_PRIVATE_UPSTREAMS="1")
+        tenant = ChatTenant(server, count)
+        tenant.add_bot("slow", provider.port)
+        time.sleep(1)
         before = rss_kib(server.process.pid)
         peak = [before]
         done = threading.Event()
@@ -307,8 +311,7 @@ def measure_hold(results, data):
                                     "per_stream_kib": (peak[0] - before) / count, "cpu_cores": cpu,
                                     "ttft_p99": measured["ttft_p99"]}
         print(f"hold {count}: {results[f'hold_{count}']}", file=sys.stderr)
-        time.sleep(2)
-    server.stop()
+        server.stop()
     provider.stop()
 
 
@@ -449,7 +452,7 @@ from the compiled fast provider; "+" is the time added over the straight-to-prov
 same concurrency and arrival pattern ("sent at once": every stream's request at the same instant, and
 since every reply lasts the same time they stay in step; "spread": first requests spread evenly over
 one reply's length, so requests arrive steadily). Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
-stream is (peak − before) / N. Each figure is the median of {RUNS} runs (held streams: one run per N).
+stream is (peak − idle) / N, on a fresh server for each N. Each figure is the median of {RUNS} runs (held streams: one run per N).
 
 {table}
 """

@@ -30,9 +30,18 @@ struct EmbedTokenClaims: JWTPayload, Equatable {
 }
 
 /// The identity a verified embed token proves, as the chat API sees it.
-struct EmbedSession: Sendable {
+///
+/// A class, so a request context carries one reference rather than the claims and the workspace
+/// inline: every middleware and handler frame holds a copy of its context, and a streaming
+/// connection's task keeps its deepest stack for as long as the stream lasts.
+final class EmbedSession: Sendable {
     let claims: EmbedTokenClaims
     let workspace: WorkspaceRecord
+
+    init(claims: EmbedTokenClaims, workspace: WorkspaceRecord) {
+        self.claims = claims
+        self.workspace = workspace
+    }
 
     var userID: String { claims.sub }
     var workspaceID: String { claims.wid }

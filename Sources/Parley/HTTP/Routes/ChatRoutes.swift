@@ -124,6 +124,15 @@ struct ChatRoutes {
     }
 
     @Sendable func postMessage(_ request: Request, context: EmbedRequestContext) async throws -> Response {
+        // Starting a reply takes wide frames (the body, the reply's context, the hub: ~20 KiB).
+        // A task keeps the memory of its deepest stack until it ends, and the connection's task
+        // lives as long as the stream; a child task gives that memory back as soon as it is done.
+        async let started = startReply(request, context: context)
+        let run = try await started
+        return stream.response(following: run, after: nil, stillAuthorized: stillAuthorized(context))
+    }
+
+    private func startReply(_ request: Request, context: EmbedRequestContext) async throws -> ReplyRun {
         let body = try await JSONBody.decode(PostBody.self, from: request)
         guard body.content.utf8.count <= Self.maxContentBytes else { throw ParleyError.payloadTooLarge(limit: Self.maxContentBytes) }
         let content = try Validate.text(body.content, param: "content", maxLength: Self.maxContentBytes, allowNewlines: true)
@@ -140,9 +149,8 @@ struct ChatRoutes {
         guard let bot = replyContext.bot else {
             throw ParleyError.notFound("The conversation's bot no longer exists.")
         }
-        let run = try await services.hub.start(
+        return try await services.hub.start(
             .init(context: replyContext, bot: bot, settings: workspace.settings, content: content, clientMessageID: clientID))
-        return stream.response(following: run, after: nil, stillAuthorized: stillAuthorized(context))
     }
 
     /// Resumes a reply's stream after the event named by `Last-Event-ID` (or `?after=`).
