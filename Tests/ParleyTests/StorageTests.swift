@@ -136,6 +136,75 @@ import Testing
         #expect(first.copiedPages == first.logPages, "nothing held them back: all copied")
         #expect(try await rowsInTheFileAlone("after.sqlite") == 2_000)
     }
+
+    /// One round saves the new text of every streaming reply in one transaction. A reply that has
+    /// ended keeps its final text whatever a later round finds, and a forgotten one is not
+    /// written again.
+    @Test func theFlusherSavesEveryChangedReplyInOneCommitAndLeavesEndedOnesAlone() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let commits = Mutex(0)
+        let committer = GroupCommitter(writer: database.writer, onCommit: { _ in commits.withLock { $0 += 1 } })
+        let chat = SQLiteChatStore(writer: database.writer, committer: committer, cache: ConfigurationRowCache())
+        let flusher = ReplyTextFlusher(store: chat, clock: .system, interval: .seconds(3600), logger: Logger(label: "test"))
+        try await database.writer.write { db in
+            try WorkspaceRecord(
+                id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
+                createdAt: 1, updatedAt: 1
+            ).insert(db)
+            try ConversationRecord(
+                id: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1,
+                updatedAt: 1
+            ).insert(db)
+        }
+        var pairs: [ReplyPair] = []
+        for name in ["a", "b", "c"] {
+            let user = MessageRecord(
+                id: "msg_user_\(name)", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", role: .user,
+                content: "question \(name)", status: nil, finishReason: nil, errorCode: nil, model: nil, inputTokens: nil,
+                outputTokens: nil, clientMessageId: nil, replyTo: nil, createdAt: 1, updatedAt: 1)
+            var assistant = user
+            assistant.id = "msg_reply_\(name)"
+            assistant.role = .assistant
+            assistant.content = ""
+            assistant.status = .streaming
+            assistant.replyTo = user.id
+            let pair = ReplyPair(user: user, assistant: assistant)
+            try await chat.startReply(pair)
+            pairs.append(pair)
+        }
+        let ids = pairs.map(\.assistant.id)
+        func savedTexts() async throws -> [String] {
+            try await database.writer.read { db in
+                try ids.map { try String.fetchOne(db, sql: "SELECT content FROM messages WHERE id = ?", arguments: [$0]) ?? "?" }
+            }
+        }
+        let texts = pairs.map { pair in
+            let text = ReplyText()
+            flusher.track(text, messageID: pair.assistant.id)
+            return text
+        }
+        _ = texts[0].append("Hello")
+        _ = texts[1].append("Bonjour")
+        commits.withLock { $0 = 0 }
+        try await flusher.flushChanged()
+        #expect(try await savedTexts() == ["Hello", "Bonjour", ""], "the unchanged reply is not written")
+        #expect(commits.withLock { $0 } == 1, "one transaction for the round")
+
+        var ended = pairs[0].assistant
+        ended.content = "Hello there"
+        ended.status = .complete
+        ended.finishReason = "stop"
+        ended.inputTokens = 1
+        ended.outputTokens = 2
+        try await chat.finishReply(ended)
+        _ = texts[0].append(" and more")
+        _ = texts[1].append(", monde")
+        _ = texts[2].append("Hola")
+        flusher.forget(messageID: pairs[2].assistant.id)
+        try await flusher.flushChanged()
+        #expect(try await savedTexts() == ["Hello there", "Bonjour, monde", ""])
+    }
 }
 
 /// The workspace and bot rows kept in memory: never older than this process's own last write.

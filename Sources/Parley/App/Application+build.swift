@@ -42,9 +42,11 @@ public func buildApplication(
     return Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Parley"),
-        // Stopped in reverse order after the server: replies drain while libcurl still runs.
+        // Stopped in reverse order after the server: replies drain while libcurl still runs and
+        // their text is still saved as it grows.
         services: [
             CurlClientService(client: services.curl),
+            services.replyTextFlusher,
             GenerationHubService(hub: services.hub, drainDeadline: config.shutdownDrainDeadline, logger: logger),
             RetentionService(
                 sweeper: RetentionSweeper(workspaces: services.stores.workspaces, chat: services.chat, clock: clock, logger: logger),
@@ -138,9 +140,10 @@ extension ParleyServices {
         }
         let upstreamGuard = UpstreamGuard(allowPrivate: config.allowPrivateUpstreams)
         let curl = CurlClient()
+        let flusher = ReplyTextFlusher(store: chat, clock: clock, interval: config.replyFlushInterval, logger: logger)
         let generator = ReplyGenerator(
             store: chat, provider: ProviderClient(http: curl, upstreamGuard: upstreamGuard, timeouts: config.upstreamTimeouts),
-            secretBox: secretBox, clock: clock, logger: logger, metrics: metrics, flushInterval: config.replyFlushInterval,
+            secretBox: secretBox, clock: clock, logger: logger, metrics: metrics, flusher: flusher,
             providerOverride: config.providerOverride)
         return ParleyServices(
             config: config,
@@ -153,6 +156,7 @@ extension ParleyServices {
             messageLimiter: RateLimiter(clock: clock),
             chat: chat,
             hub: GenerationHub(store: chat, generator: generator, clock: clock, logger: logger, metrics: metrics),
+            replyTextFlusher: flusher,
             upstreamGuard: upstreamGuard,
             curl: curl,
             metrics: metrics,

@@ -14,6 +14,8 @@ struct ParleyServices: Sendable {
     let messageLimiter: RateLimiter
     let chat: any ChatStore
     let hub: GenerationHub
+    /// Saves streaming replies' text; a service of the application.
+    let replyTextFlusher: ReplyTextFlusher
     let upstreamGuard: UpstreamGuard
     let curl: CurlClient
     let metrics: ParleyMetrics

@@ -11,8 +11,8 @@ struct ReplyGenerator: Sendable {
     let clock: WallClock
     let logger: Logger
     var metrics: ParleyMetrics?
-    /// The longest the stored text of a streaming reply lags behind.
-    var flushInterval: Duration = .seconds(1)
+    /// Saves the text while it streams.
+    let flusher: ReplyTextFlusher
     /// How many recent messages are read to build the context; bounds the read however long
     /// the conversation grows.
     var historyLimit = 200
@@ -41,22 +41,18 @@ struct ReplyGenerator: Sendable {
             try run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
             let request = try providerRequest(for: pair, bot: bot, history: history)
             message.model = request.model
-            // Saves the text at most `flushInterval` after it arrived, even while the provider
-            // is silent, so a crash loses at most that much.
-            let flusher = Task { [store, clock, flushInterval, text, id = message.id] in
-                guard (try? await stored.value) != nil else { return }
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: flushInterval)
-                    if let changed = text.takeIfChanged() {
-                        try? await store.flushReply(messageID: id, content: changed, at: clock.nowMilliseconds)
-                    }
-                }
-            }
-            defer { flusher.cancel() }
+            defer { flusher.forget(messageID: run.messageID) }
             try await provider.stream(request, logger: logger) { event in
                 switch event {
                 case .delta(let delta):
-                    if firstText == nil { firstText = ContinuousClock.now - started }
+                    if firstText == nil {
+                        firstText = ContinuousClock.now - started
+                        // From the first text on, the text is saved as it grows. Nobody follows
+                        // the run before its start is stored, so waiting for that here delays
+                        // nothing anyone sees.
+                        guard (try? await stored.value) != nil else { throw CancellationError() }
+                        flusher.track(text, messageID: run.messageID)
+                    }
                     // A provider that ignores max_tokens (or streams forever) is cut off.
                     guard Self.estimatedTokens(utf8Count: text.append(delta)) <= bot.maxOutputTokens * 4 + 256 else {
                         throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
@@ -160,7 +156,7 @@ struct ReplyGenerator: Sendable {
     }
 }
 
-/// The text of a streaming reply so far, grown by the generating task and saved by its flusher.
+/// The text of a streaming reply so far, grown by the generating task and saved by the `ReplyTextFlusher`.
 ///
 /// The text lives here only, so each delta is appended in place; a copy held elsewhere would
 /// make every append copy the whole reply.

@@ -48,8 +48,9 @@ protocol ChatStore: Sendable {
     /// Stores the user message and the empty `streaming` reply in one transaction, and updates the
     /// conversation's title (if unset), preview and time.
     func startReply(_ pair: ReplyPair) async throws
-    /// Saves the text so far of a streaming reply.
-    func flushReply(messageID: String, content: String, at time: Int64) async throws
+    /// Saves the text so far of streaming replies, in one transaction. Replies no longer
+    /// `streaming` are left as they are.
+    func flushReplies(_ texts: [(messageID: String, content: String)], at time: Int64) async throws
     /// Saves the final state of a reply and adds its usage to the daily roll-up.
     func finishReply(_ message: MessageRecord) async throws
     /// Marks replies left `streaming` by a crash as `interrupted`; returns how many.
@@ -214,10 +215,12 @@ struct SQLiteChatStore: ChatStore {
         }
     }
 
-    func flushReply(messageID: String, content: String, at time: Int64) async throws {
+    func flushReplies(_ texts: [(messageID: String, content: String)], at time: Int64) async throws {
         try await committer.write { db in
-            try db.cachedStatement(sql: "UPDATE messages SET content = ?, updated_at = ? WHERE id = ? AND status = 'streaming'")
-                .execute(arguments: [content, time, messageID])
+            let update = try db.cachedStatement(sql: "UPDATE messages SET content = ?, updated_at = ? WHERE id = ? AND status = 'streaming'")
+            for text in texts {
+                try update.execute(arguments: [text.content, time, text.messageID])
+            }
         }
     }
 
