@@ -242,4 +242,35 @@ import Testing
         #expect(stale?.name == "before the write")
         #expect(try await cache.workspace("ws_cache") { Self.workspace("after the write") }?.name == "after the write")
     }
+
+    /// A chat request checks its token's row and its workspace's: missing from memory, they come
+    /// from one load; in memory, from none. Each kind is still kept (or not) on its own rules.
+    @Test func aTokenAndItsWorkspaceAreLoadedTogether() async throws {
+        let cache = ConfigurationRowCache(freshness: .seconds(3600))
+        let token = EmbedTokenRecord(
+            jti: "jti_1", workspaceId: "ws_cache", userId: "u-1", botId: "bot_1", kid: "k1", apiKeyId: nil, issuedAt: 0, expiresAt: 1,
+            revokedAt: nil)
+        let loads = Mutex(0)
+        func load() async throws -> (EmbedTokenRecord?, WorkspaceRecord?) {
+            loads.withLock { $0 += 1 }
+            return (token, Self.workspace("v\(loads.withLock { $0 })"))
+        }
+        var (found, workspace) = try await cache.token(jti: "jti_1", workspaceID: "ws_cache", load: load)
+        #expect(found == token && workspace?.name == "v1")
+        (found, workspace) = try await cache.token(jti: "jti_1", workspaceID: "ws_cache", load: load)
+        #expect(found == token && workspace?.name == "v1")
+        #expect(loads.withLock { $0 } == 1, "the second check read nothing")
+        #expect(try await cache.workspace("ws_cache") { Self.workspace("not read") }?.name == "v1", "the workspace was kept as a workspace")
+
+        cache.invalidateAll()
+        (found, workspace) = try await cache.token(jti: "jti_1", workspaceID: "ws_cache") {
+            cache.invalidateAll()  // a write lands while this load reads
+            return (token, Self.workspace("before the write"))
+        }
+        #expect(workspace?.name == "before the write")
+        var revoked = token
+        revoked.revokedAt = 1
+        #expect(try await cache.token(jti: "jti_1") { revoked } == revoked, "the token the overlapped load read was not kept")
+        #expect(try await cache.workspace("ws_cache") { Self.workspace("after the write") }?.name == "after the write")
+    }
 }

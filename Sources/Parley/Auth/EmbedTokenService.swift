@@ -108,15 +108,13 @@ struct EmbedTokenService: Sendable {
             }
             guard claims.exp > now else { throw ParleyError.tokenExpired }
         }
-        guard let record = try await stores.tokens.findToken(jti: claims.jti),
-            record.workspaceId == claims.wid, record.userId == claims.sub
-        else {
+        let (record, workspace) = try await stores.tokens.findToken(jti: claims.jti, withWorkspace: claims.wid)
+        guard let record, record.workspaceId == claims.wid, record.userId == claims.sub, let workspace else {
             // Signed by us but never recorded (a database restored from an older backup) or its
             // workspace was deleted: either way it must not work.
             throw ParleyError.tokenRevoked
         }
         if checkLifetime, record.revokedAt != nil { throw ParleyError.tokenRevoked }
-        guard let workspace = try await stores.workspaces.find(claims.wid) else { throw ParleyError.tokenRevoked }
         return EmbedSession(claims: claims, workspace: workspace)
     }
 

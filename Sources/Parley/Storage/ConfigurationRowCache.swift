@@ -57,6 +57,24 @@ final class ConfigurationRowCache: Sendable {
         try await row(secretHash, in: apiKeys, load: load)
     }
 
+    /// An issued token's row and its workspace's, which every chat request checks. They are kept
+    /// for the same time, so they usually leave memory together; `load` then reads both in one
+    /// trip to SQLite instead of two.
+    func token(
+        jti: String, workspaceID: String, load: () async throws -> (EmbedTokenRecord?, WorkspaceRecord?)
+    ) async throws -> (EmbedTokenRecord?, WorkspaceRecord?) {
+        let now = ContinuousClock.now
+        let startedAt = generation.load(ordering: .sequentiallyConsistent)
+        if let token = fresh(tokens.entry(jti), at: now), let workspace = fresh(workspaces.entry(workspaceID), at: now) {
+            return (token, workspace)
+        }
+        let (token, workspace) = try await load()
+        let stillCurrent = { self.generation.load(ordering: .sequentiallyConsistent) == startedAt }
+        if let token { tokens.store(token, for: jti, loadedAt: now, if: stillCurrent) }
+        if let workspace { workspaces.store(workspace, for: workspaceID, loadedAt: now, if: stillCurrent) }
+        return (token, workspace)
+    }
+
     /// Runs a write and forgets every cached row once it is done, whether it committed or not (a
     /// bot write can change its workspace's default bot, so everything goes). Every write that
     /// updates or deletes workspaces, bots, API keys or issued tokens goes through here.
@@ -79,10 +97,15 @@ final class ConfigurationRowCache: Sendable {
     private func row<Key, Row>(_ key: Key, in table: Table<Key, Row>, load: () async throws -> Row?) async throws -> Row? {
         let now = ContinuousClock.now
         let startedAt = generation.load(ordering: .sequentiallyConsistent)
-        if let cached = table.entry(key), now - cached.loadedAt < freshness { return cached.row }
+        if let cached = fresh(table.entry(key), at: now) { return cached }
         guard let row = try await load() else { return nil }
         table.store(row, for: key, loadedAt: now) { generation.load(ordering: .sequentiallyConsistent) == startedAt }
         return row
+    }
+
+    private func fresh<Row>(_ entry: Table<some Hashable & Sendable, Row>.Entry?, at now: ContinuousClock.Instant) -> Row? {
+        guard let entry, now - entry.loadedAt < freshness else { return nil }
+        return entry.row
     }
 
     /// One kind of row, under its own lock.

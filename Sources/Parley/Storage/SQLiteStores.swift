@@ -217,6 +217,14 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
         }
     }
 
+    func findToken(jti: String, withWorkspace workspaceID: String) async throws -> (EmbedTokenRecord?, WorkspaceRecord?) {
+        try await cache.token(jti: jti, workspaceID: workspaceID) {
+            try await writer.read { db in
+                (try EmbedTokenRecord.fetchOne(db, key: jti), try WorkspaceRecord.fetchOne(db, key: workspaceID))
+            }
+        }
+    }
+
     func revoke(jti: String, workspaceID: String, at time: Int64, audit: AuditEvent) async throws -> Int {
         try await revokeWhere("jti = ? AND workspace_id = ?", [jti, workspaceID], at: time, audit: audit)
     }

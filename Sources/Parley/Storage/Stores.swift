@@ -56,6 +56,8 @@ protocol EmbedTokenStore: Sendable {
     /// Records an issued token with its audit line; durable when it returns (group commit).
     func recordIssued(_ token: EmbedTokenRecord, audit: AuditEvent) async throws
     func findToken(jti: String) async throws -> EmbedTokenRecord?
+    /// The token's row and its workspace's: what checking an embed token reads.
+    func findToken(jti: String, withWorkspace workspaceID: String) async throws -> (EmbedTokenRecord?, WorkspaceRecord?)
     /// Each revokes tokens not yet revoked nor expired, and returns how many.
     func revoke(jti: String, workspaceID: String, at time: Int64, audit: AuditEvent) async throws -> Int
     func revokeUser(workspaceID: String, userID: String, at time: Int64, audit: AuditEvent) async throws -> Int
