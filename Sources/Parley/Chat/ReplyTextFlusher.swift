@@ -8,13 +8,13 @@ import Synchronization
 /// One service does it for all replies, in one transaction per round: a thousand streams cost one
 /// write a second, not a thousand, and no reply keeps a task of its own asleep for this.
 ///
-/// A reply is tracked from the moment its start is stored until it ends; a round that runs after
-/// the reply's final save changes nothing (`ChatStore.flushReplies` writes only to replies still
-/// `streaming`).
+/// A reply is tracked from its first text (once its start is stored) until its provider stream
+/// ends; a round that runs after the reply's final save changes nothing (`ChatStore.flushReplies`
+/// writes only to replies still `streaming`).
 final class ReplyTextFlusher: Service, Sendable {
     private let store: any ChatStore
     private let clock: WallClock
-    let interval: Duration
+    private let interval: Duration
     private let logger: Logger
     private let replies = Mutex<[String: ReplyText]>([:])
 
