@@ -10,6 +10,11 @@ import Testing
 @Suite struct StorageTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The workspace `ws_1`, for tests whose rows need one to belong to.
+    static let workspace = WorkspaceRecord(
+        id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
+        createdAt: 1, updatedAt: 1)
+
     func temporaryDatabase() throws -> (ParleyDatabase, URL) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -49,9 +54,7 @@ import Testing
     @Test func theHandWrittenRowEncodingsRoundTripThroughEveryColumn() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let workspace = WorkspaceRecord(
-            id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
-            createdAt: 1, updatedAt: 1)
+        let workspace = Self.workspace
         let token = EmbedTokenRecord(
             jti: "jti_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", kid: "k1", apiKeyId: "key_1", issuedAt: 10, expiresAt: 20,
             revokedAt: 15)
@@ -148,10 +151,7 @@ import Testing
         let chat = SQLiteChatStore(writer: database.writer, committer: committer, cache: ConfigurationRowCache())
         let flusher = ReplyTextFlusher(store: chat, clock: .system, interval: .seconds(3600), logger: Logger(label: "test"))
         try await database.writer.write { db in
-            try WorkspaceRecord(
-                id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
-                createdAt: 1, updatedAt: 1
-            ).insert(db)
+            try Self.workspace.insert(db)
             try ConversationRecord(
                 id: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1,
                 updatedAt: 1

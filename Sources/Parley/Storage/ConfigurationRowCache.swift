@@ -69,9 +69,8 @@ final class ConfigurationRowCache: Sendable {
             return (token, workspace)
         }
         let (token, workspace) = try await load()
-        let stillCurrent = { self.generation.load(ordering: .sequentiallyConsistent) == startedAt }
-        if let token { tokens.store(token, for: jti, loadedAt: now, if: stillCurrent) }
-        if let workspace { workspaces.store(workspace, for: workspaceID, loadedAt: now, if: stillCurrent) }
+        if let token { tokens.store(token, for: jti, loadedAt: now) { noWriteSince(startedAt) } }
+        if let workspace { workspaces.store(workspace, for: workspaceID, loadedAt: now) { noWriteSince(startedAt) } }
         return (token, workspace)
     }
 
@@ -99,8 +98,13 @@ final class ConfigurationRowCache: Sendable {
         let startedAt = generation.load(ordering: .sequentiallyConsistent)
         if let cached = fresh(table.entry(key), at: now) { return cached }
         guard let row = try await load() else { return nil }
-        table.store(row, for: key, loadedAt: now) { generation.load(ordering: .sequentiallyConsistent) == startedAt }
+        table.store(row, for: key, loadedAt: now) { noWriteSince(startedAt) }
         return row
+    }
+
+    /// No invalidation has happened since the generation was `startedAt`.
+    private func noWriteSince(_ startedAt: Int) -> Bool {
+        generation.load(ordering: .sequentiallyConsistent) == startedAt
     }
 
     private func fresh<Row>(_ entry: Table<some Hashable & Sendable, Row>.Entry?, at now: ContinuousClock.Instant) -> Row? {
