@@ -89,4 +89,48 @@ import Testing
             #expect(abs(Double(count) - expected) < 300)
         }
     }
+
+    @Test func hexIsTwoLowercaseDigitsPerByteAsPrintfWritesThem() {
+        let every = Data(0...255)
+        #expect(every.hexEncoded == every.map { String(format: "%02x", $0) }.joined())
+        #expect(Data().hexEncoded == "")
+        #expect(Digest256.sha256("abc").hexEncoded == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
+
+    @Test func aBearerCredentialIsReadWhateverTheSchemesCaseAndSpacing() throws {
+        #expect(try BearerCredential.read(header: nil) == nil)
+        #expect(try BearerCredential.read(header: "Bearer abc.def") == "abc.def")
+        #expect(try BearerCredential.read(header: "bEARER  abc \t") == "abc")
+        #expect(try BearerCredential.read(header: "Bearer \t ") == nil, "an empty credential is no credential")
+        for notBearer in ["Basic abc", "Bearer", "Bearerabc", "Bearer\tabc", "Token abc", "", "Bearér abc"] {
+            #expect(throws: ParleyError.self, "\(notBearer)") { try BearerCredential.read(header: notBearer) }
+        }
+    }
+
+    @Test(arguments: awkwardTexts)
+    func providerBodiesParseToWhatTheProvidersExpect(_ text: String) throws {
+        let request = ProviderRequest(
+            kind: .openai, baseURL: "http://127.0.0.1/v1", apiKey: nil, model: "m-\(text)", systemPrompt: "be brief \(text)",
+            messages: [.init(role: .user, content: text), .init(role: .assistant, content: "ok"), .init(role: .user, content: "again")],
+            temperature: 0.7, maxOutputTokens: 300, endUser: "0123abcd")
+        let openAI = try #require(try JSONSerialization.jsonObject(with: Data(OpenAIAdapter().body(for: request))) as? NSDictionary)
+        #expect(openAI == [
+            "model": "m-\(text)", "stream": true, "stream_options": ["include_usage": true], "max_tokens": 300, "user": "0123abcd",
+            "temperature": 0.7,
+            "messages": [
+                ["role": "system", "content": "be brief \(text)"], ["role": "user", "content": text], ["role": "assistant", "content": "ok"],
+                ["role": "user", "content": "again"],
+            ],
+        ] as NSDictionary)
+
+        var noSystem = request
+        (noSystem.systemPrompt, noSystem.temperature) = ("", 1.5)
+        let anthropic = try #require(try JSONSerialization.jsonObject(with: Data(AnthropicAdapter().body(for: noSystem))) as? NSDictionary)
+        #expect(anthropic == [
+            "model": "m-\(text)", "stream": true, "max_tokens": 300, "metadata": ["user_id": "0123abcd"], "temperature": 1,
+            "messages": [["role": "user", "content": text], ["role": "assistant", "content": "ok"], ["role": "user", "content": "again"]],
+        ] as NSDictionary)
+        let withoutTemperature = try JSONSerialization.jsonObject(with: Data(OpenAIAdapter().body(for: { var r = request; r.temperature = nil; return r }())))
+        #expect((withoutTemperature as? NSDictionary)?["temperature"] == nil)
+    }
 }

@@ -27,16 +27,18 @@ struct AnthropicAdapter: ProviderAdapter {
             }
         }
         if turns.first?.role == .assistant { turns.removeFirst() }
-        var body: [String: Any] = [
-            "model": request.model,
-            "messages": turns.map { ["role": $0.role.rawValue, "content": $0.content] },
-            "max_tokens": request.maxOutputTokens,
-            "stream": true,
-            "metadata": ["user_id": request.endUser],
-        ]
-        if !request.systemPrompt.isEmpty { body["system"] = request.systemPrompt }
-        if let temperature = request.temperature { body["temperature"] = min(temperature, 1) }
-        return Array(try JSONSerialization.data(withJSONObject: body))
+        var body = JSONObjectWriter()
+        body.field("model", request.model)
+        body.field("messages", objects: turns) { object, turn in
+            object.field("role", turn.role.rawValue)
+            object.field("content", turn.content)
+        }
+        body.field("max_tokens", request.maxOutputTokens)
+        body.field("stream", true)
+        body.field("metadata") { $0.field("user_id", request.endUser) }
+        if !request.systemPrompt.isEmpty { body.field("system", request.systemPrompt) }
+        if let temperature = request.temperature { body.field("temperature", min(temperature, 1)) }
+        return body.bytes()
     }
 
     func makeParser() -> Parser { Parser() }

@@ -12,19 +12,19 @@ struct OpenAIAdapter: ProviderAdapter {
     }
 
     func body(for request: ProviderRequest) throws -> [UInt8] {
-        var messages: [[String: Any]] = []
-        if !request.systemPrompt.isEmpty { messages.append(["role": "system", "content": request.systemPrompt]) }
-        messages += request.messages.map { ["role": $0.role.rawValue, "content": $0.content] }
-        var body: [String: Any] = [
-            "model": request.model,
-            "messages": messages,
-            "stream": true,
-            "stream_options": ["include_usage": true],
-            "max_tokens": request.maxOutputTokens,
-            "user": request.endUser,
-        ]
-        if let temperature = request.temperature { body["temperature"] = temperature }
-        return Array(try JSONSerialization.data(withJSONObject: body))
+        var body = JSONObjectWriter()
+        body.field("model", request.model)
+        let system = request.systemPrompt.isEmpty ? [] : [(role: "system", content: request.systemPrompt)]
+        body.field("messages", objects: system + request.messages.map { (role: $0.role.rawValue, content: $0.content) }) { object, message in
+            object.field("role", message.role)
+            object.field("content", message.content)
+        }
+        body.field("stream", true)
+        body.field("stream_options") { $0.field("include_usage", true) }
+        body.field("max_tokens", request.maxOutputTokens)
+        body.field("user", request.endUser)
+        if let temperature = request.temperature { body.field("temperature", temperature) }
+        return body.bytes()
     }
 
     func makeParser() -> Parser { Parser() }

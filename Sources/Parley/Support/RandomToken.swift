@@ -68,9 +68,18 @@ extension Data {
         self.init(base64Encoded: base64)
     }
 
+    /// Lowercase hex, two digits a byte. (`String(format:)` per byte costs a locale lookup each.)
     var hexEncoded: String {
-        map { String(format: "%02x", $0) }.joined()
+        String(unsafeUninitializedCapacity: count * 2) { output in
+            for (index, byte) in enumerated() {
+                output[index * 2] = Self.hexDigits[Int(byte >> 4)]
+                output[index * 2 + 1] = Self.hexDigits[Int(byte & 0x0F)]
+            }
+            return count * 2
+        }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 enum Digest256 {

@@ -62,15 +62,29 @@ enum BearerCredential {
     /// - Throws: `invalid_api_key`/`invalid_token` is left to the caller; this throws
     ///   `missing_token` only for a header that is not a Bearer credential at all.
     static func read(from request: Request) throws -> String? {
-        guard let header = request.headers[.authorization] else { return nil }
+        try read(header: request.headers[.authorization])
+    }
+
+    /// The credential in an `Authorization` header's value.
+    static func read(header: String?) throws -> String? {
+        guard let header else { return nil }
         guard header.utf8.count <= RequestLimits.maxCredentialBytes + 7 else {
             throw ParleyError.invalidToken("The credential is too long.")
         }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        // Byte by byte: every request runs this, and Foundation's `trimmingCharacters` walks
+        // Unicode scalars through a `CharacterSet` for what is an ASCII header.
+        let bytes = header.utf8
+        let scheme = bytes.prefix { $0 != UInt8(ascii: " ") }
+        guard scheme.count == 6, scheme.endIndex < bytes.endIndex, scheme.elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 }) else {
             throw ParleyError.missingToken
         }
-        let value = parts[1].trimmingCharacters(in: .whitespaces)
-        return value.isEmpty ? nil : value
+        let value = bytes[scheme.endIndex...].drop(while: isOptionalWhitespace)
+        guard let last = value.lastIndex(where: { !isOptionalWhitespace($0) }) else { return nil }
+        return String(Substring(value[...last]))
+    }
+
+    /// RFC 9110's OWS: space and horizontal tab.
+    private static func isOptionalWhitespace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
     }
 }
