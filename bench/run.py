@@ -165,6 +165,17 @@ http {{
                     raise RuntimeError("nginx did not start")
                 time.sleep(0.02)
 
+    def cpu_seconds(self):
+        """CPU used so far by the master and its workers."""
+        workers = []
+        for entry in os.listdir("/proc"):
+            try:
+                if entry.isdigit() and int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1]) == self.process.pid:
+                    workers.append(int(entry))
+            except OSError:
+                pass
+        return sum(cpu_seconds(pid) for pid in [self.process.pid, *workers])
+
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=30)
@@ -243,6 +254,15 @@ class ChatTenant:
                  "body": json.dumps({"content": "Hello"})} for cid in self.conversations[name][:count]]
 
 
+def with_cpu_per_stream(cpu, count, measure):
+    """`measure()`'s figures plus the relay's CPU time per stream (ms), from its `cpu()` before and after:
+    what each stream costs the relay, whatever the machine's other load."""
+    before = cpu()
+    figures = measure()
+    figures["cpu_ms_per_stream"] = (cpu() - before) * 1000 / count
+    return figures
+
+
 def relay_counts(concurrency):
     """How many streams one relay measurement opens at a concurrency: enough for a p99."""
     return {1: 30, 100: 300}.get(concurrency, concurrency)
@@ -270,8 +290,10 @@ def measure_relay(results, data):
             runs = {"direct": [], "nginx": [], "parley": []}
             for _ in range(RUNS):
                 runs["direct"].append(streams(provider.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
-                runs["nginx"].append(streams(nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
-                runs["parley"].append(streams(server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS, spread))
+                runs["nginx"].append(with_cpu_per_stream(nginx.cpu_seconds, count, lambda: streams(
+                    nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
+                runs["parley"].append(with_cpu_per_stream(lambda: cpu_seconds(server.process.pid), count, lambda: streams(
+                    server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS, spread)))
             key = f"relay_{concurrency}_{arrival}"
             results[key] = {path: median_of(measured) for path, measured in runs.items()}
             print(f"relay at {concurrency} ({arrival}): {results[key]}", file=sys.stderr)
@@ -434,6 +456,8 @@ def report(results):
             (f"Relay, {label}: total time p50 / p99", f"{p['total_p50']:.0f} / {p['total_p99']:.0f} ms", "",
              f"direct {d['total_p50']:.0f} / {d['total_p99']:.0f} ms; nginx {n['total_p50']:.0f} / {n['total_p99']:.0f} ms"),
             (f"Relay, {label}: errors", f"{p['errors']:.0f}", "0", f"direct {d['errors']:.0f}, nginx {n['errors']:.0f}"),
+            (f"Relay, {label}: CPU per stream", f"{p['cpu_ms_per_stream']:.2f} ms", "",
+             f"nginx {n['cpu_ms_per_stream']:.2f} ms ({p['cpu_ms_per_stream'] / n['cpu_ms_per_stream']:.1f} ×)"),
         ]
     for count in HOLD_STREAMS:
         hold = results.get(f"hold_{count}")
