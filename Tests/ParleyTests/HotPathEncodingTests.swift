@@ -90,6 +90,18 @@ import Testing
         }
     }
 
+    @Test func timeOrderedIdsSortByTimeAndKeepTheShapeOfAnId() {
+        let times: [Int64] = [0, 1, 61, 62, 1_764_547_200_000, 1_764_547_200_001, 1_764_547_260_000, 4_102_444_800_000]
+        let ids = times.map { RandomToken.timeOrderedID("jti_", at: $0) }
+        for id in ids {
+            #expect(id.hasPrefix("jti_") && id.utf8.count == 24 && RandomToken.isBase62(id.dropFirst(4)), "\(id)")
+        }
+        #expect(ids.map { $0.prefix(12) } == ids.map { $0.prefix(12) }.sorted(), "byte order is time order")
+        #expect(ids[0].prefix(12) == "jti_00000000" && ids[2].prefix(12) == "jti_0000000z" && ids[3].prefix(12) == "jti_00000010")
+        let sameMillisecond = (0..<100).map { _ in RandomToken.timeOrderedID("jti_", at: 1_764_547_200_000) }
+        #expect(Set(sameMillisecond).count == 100, "the random tail tells ids of one millisecond apart")
+    }
+
     @Test func hexIsTwoLowercaseDigitsPerByteAsPrintfWritesThem() {
         let every = Data(0...255)
         #expect(every.hexEncoded == every.map { String(format: "%02x", $0) }.joined())

@@ -58,7 +58,7 @@ struct EmbedTokenService: Sendable {
             sub: user.id,
             wid: workspace.id,
             bid: bot.id,
-            jti: RandomToken.id("jti_"),
+            jti: RandomToken.timeOrderedID("jti_", at: now.millisecondsSince1970),
             iat: issuedAt,
             nbf: issuedAt,
             exp: issuedAt + Int64(ttl),
