@@ -131,7 +131,7 @@ import Testing
         }
         #expect(ready, "the server answered /readyz")
         process.terminate()  // SIGTERM
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 0)
     }

@@ -70,7 +70,7 @@ import TestUpstream
             }
             try await Task.sleep(for: .milliseconds(2600))  // two flushes at least
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            await first.exited()
             reading.cancel()
             #expect(first.terminationReason == .uncaughtSignal)
 
@@ -133,7 +133,7 @@ import TestUpstream
             let reading = Task { for try await _ in stream.body {} }
             try await Task.sleep(for: .milliseconds(500))
             process.terminate()  // SIGTERM
-            process.waitUntilExit()
+            await process.exited()
             reading.cancel()
             let status = process.terminationStatus
 
