@@ -61,7 +61,10 @@ struct ReplyStreamResponse {
                                 input.yield(.tick)
                             }
                         }
-                        try await writer.write(ServerSentEventEncoder.preamble)
+                        // The events replayed on subscribing go out with the preamble, in one write.
+                        var opening = ServerSentEventEncoder.preamble
+                        if let replayed = pending.take().0 { opening.writeImmutableBuffer(replayed) }
+                        try await writer.write(opening)
                         var lastWrite = ContinuousClock.now
                         loop: for await item in mailbox {
                             switch item {
