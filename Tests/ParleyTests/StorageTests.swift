@@ -106,7 +106,7 @@ import Testing
         #expect(results.filter { !$0 }.count == 4)
         let stored = try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_events") }
         #expect(stored == 196, "every acknowledged write is on disk, no failed one is")
-        #expect(committer.largestBatch > 1, "concurrent writes shared a transaction")
+        #expect(await committer.largestBatch > 1, "concurrent writes shared a transaction")
     }
 
     /// Commits leave the log to the checkpointer: SQLite's own checkpoint waits for the backstop,
