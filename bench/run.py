@@ -389,11 +389,12 @@ def measure_minting_and_history(results, data):
     healthz = [wrk(server.base, "get.lua", {"BENCH_PATH": "/healthz"}) for _ in range(RUNS)]
     mint = [wrk(server.base, "mint.lua", {"BENCH_KEY": key, "BENCH_WORKSPACE": workspace}) for _ in range(RUNS)]
     results["healthz"], results["mint"] = median_of(healthz), median_of(mint)
-    token = server.call("POST", "/api/v1/embed/generate-token", {"workspaceId": workspace, "userContext": {"id": "history-user"}}, key=key)["embedToken"]
     server.stop()
 
     conversation = seed_history(os.path.join(data, "parley.sqlite"), workspace, bot, "history-user")
     server = Server(data)
+    # Minted by this server: a token's issuer is the server's URL, and this one listens on a new port.
+    token = server.call("POST", "/api/v1/embed/generate-token", {"workspaceId": workspace, "userContext": {"id": "history-user"}}, key=key)["embedToken"]
     history = [wrk(server.base, "get.lua", {"BENCH_TOKEN": token, "BENCH_PATH": f"/v1/conversations/{conversation}/messages?limit=50"}) for _ in range(RUNS)]
     listing = [wrk(server.base, "get.lua", {"BENCH_TOKEN": token, "BENCH_PATH": "/v1/conversations?limit=20"}) for _ in range(RUNS)]
     results["history_messages"], results["history_list"] = median_of(history), median_of(listing)
@@ -433,9 +434,11 @@ def report(results):
             ("Minting p50 / p99", f"{m['p50']:.2f} / {m['p99']:.2f} ms", "p99 ≤ 20 ms", f"/healthz {h['p50']:.2f} / {h['p99']:.2f} ms"),
             ("Minting errors", f"{m['errors']:.0f}", "0", ""),
             ("History: messages?limit=50 p99 (1M messages)", f"{results['history_messages']['p99']:.2f} ms", "≤ 10 ms",
-             f"p50 {results['history_messages']['p50']:.2f} ms, {results['history_messages']['rps']:,.0f}/s"),
+             f"p50 {results['history_messages']['p50']:.2f} ms, {results['history_messages']['rps']:,.0f}/s, "
+             f"{results['history_messages']['errors']:.0f} errors"),
             ("History: conversation list p99 (1M messages)", f"{results['history_list']['p99']:.2f} ms", "≤ 10 ms",
-             f"p50 {results['history_list']['p50']:.2f} ms, {results['history_list']['rps']:,.0f}/s"),
+             f"p50 {results['history_list']['p50']:.2f} ms, {results['history_list']['rps']:,.0f}/s, "
+             f"{results['history_list']['errors']:.0f} errors"),
         ]
     for concurrency, (arrival, spread) in ((c, a) for c in RELAY_CONCURRENCY for a in relay_arrivals(c)):
         relay = results.get(f"relay_{concurrency}_{arrival}")
