@@ -19,13 +19,29 @@ struct ConversationRecord: StoredRecord, Equatable {
     }
 }
 
-enum MessageRole: String, Codable, Sendable {
+extension ConversationRecord {
+    /// Read column by column rather than through `Decodable`: conversation lists read twenty of
+    /// these a request, and the keyed decoder costs several times the row's own work.
+    init(row: Row) throws {
+        seq = try row.decode(forColumn: "seq")
+        id = try row.decode(forColumn: "id")
+        workspaceId = try row.decode(forColumn: "workspace_id")
+        userId = try row.decode(forColumn: "user_id")
+        botId = try row.decode(forColumn: "bot_id")
+        title = try row.decode(forColumn: "title")
+        lastMessagePreview = try row.decode(forColumn: "last_message_preview")
+        createdAt = try row.decode(forColumn: "created_at")
+        updatedAt = try row.decode(forColumn: "updated_at")
+    }
+}
+
+enum MessageRole: String, Codable, Sendable, DatabaseValueConvertible {
     case user
     case assistant
 }
 
 /// The life of an assistant message (DESIGN.md §1).
-enum ReplyStatus: String, Codable, Sendable {
+enum ReplyStatus: String, Codable, Sendable, DatabaseValueConvertible {
     case streaming
     case complete
     case cancelled
@@ -57,6 +73,32 @@ struct MessageRecord: StoredRecord, Equatable {
 
     mutating func didInsert(_ inserted: InsertionSuccess) {
         seq = inserted.rowID
+    }
+}
+
+extension MessageRecord {
+    /// Read column by column rather than through `Decodable`: a page of history is fifty of
+    /// these and a reply's context up to two hundred, and the keyed decoder costs several times
+    /// the row's own work.
+    init(row: Row) throws {
+        seq = try row.decode(forColumn: "seq")
+        id = try row.decode(forColumn: "id")
+        conversationId = try row.decode(forColumn: "conversation_id")
+        workspaceId = try row.decode(forColumn: "workspace_id")
+        userId = try row.decode(forColumn: "user_id")
+        botId = try row.decode(forColumn: "bot_id")
+        role = try row.decode(forColumn: "role")
+        content = try row.decode(forColumn: "content")
+        status = try row.decode(forColumn: "status")
+        finishReason = try row.decode(forColumn: "finish_reason")
+        errorCode = try row.decode(forColumn: "error_code")
+        model = try row.decode(forColumn: "model")
+        inputTokens = try row.decode(forColumn: "input_tokens")
+        outputTokens = try row.decode(forColumn: "output_tokens")
+        clientMessageId = try row.decode(forColumn: "client_message_id")
+        replyTo = try row.decode(forColumn: "reply_to")
+        createdAt = try row.decode(forColumn: "created_at")
+        updatedAt = try row.decode(forColumn: "updated_at")
     }
 }
 
