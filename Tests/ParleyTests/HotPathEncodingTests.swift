@@ -102,6 +102,27 @@ import Testing
         #expect(Set(sameMillisecond).count == 100, "the random tail tells ids of one millisecond apart")
     }
 
+    @Test(arguments: awkwardTexts)
+    func aHandWrittenMessageIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
+        let times: [Int64] = [0, 999, 1_000, 951_782_400_000, 951_868_799_999, 1_764_547_199_999, 1_764_547_200_000, 4_102_444_799_999]
+        let shapes: [(MessageRole, ReplyStatus?, Int?)] = [
+            (.user, nil, nil), (.assistant, .streaming, nil), (.assistant, .complete, 12), (.assistant, .failed, nil), (.assistant, .cancelled, 3),
+        ]
+        for time in times {
+            for (role, status, tokens) in shapes {
+                let record = MessageRecord(
+                    seq: 1, id: "msg_\(time)", conversationId: "conv_\(text)", workspaceId: "ws_1", userId: "u", botId: "bot_1", role: role,
+                    content: text, status: status, finishReason: status == .complete ? "stop" : nil, errorCode: nil, model: "m",
+                    inputTokens: tokens, outputTokens: tokens.map { $0 * 2 }, clientMessageId: nil, replyTo: nil, createdAt: time, updatedAt: time)
+                var object = JSONObjectWriter()
+                MessageView(record: record).write(into: &object)
+                let handWritten = String(decoding: object.bytes(), as: UTF8.self)
+                let encoded = String(decoding: try JSONBody.encoder.encode(MessageView(record: record)), as: UTF8.self)
+                #expect(handWritten == encoded, "\(time) \(role) \(String(describing: status))")
+            }
+        }
+    }
+
     @Test func hexIsTwoLowercaseDigitsPerByteAsPrintfWritesThem() {
         let every = Data(0...255)
         #expect(every.hexEncoded == every.map { String(format: "%02x", $0) }.joined())

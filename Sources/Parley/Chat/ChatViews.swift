@@ -26,6 +26,29 @@ struct MessageView: Encodable, Sendable {
     }
 }
 
+extension MessageView {
+    /// Writes the same object as `encode(to:)` with `JSONBody.encoder` (keys sorted), without
+    /// `JSONEncoder`: a page of history is fifty of these, and the encoder was a third of the
+    /// request's time.
+    func write(into object: inout JSONObjectWriter) {
+        object.field("content", record.content)
+        object.field("conversation_id", record.conversationId)
+        object.field("created_at", timeMilliseconds: record.createdAt)
+        object.field("finish_reason", record.finishReason)
+        object.field("id", record.id)
+        object.field("role", record.role.rawValue)
+        object.field("status", record.status?.rawValue)
+        if record.role == .assistant && record.status != .streaming {
+            object.field("usage") { usage in
+                usage.field("input_tokens", record.inputTokens ?? 0)
+                usage.field("output_tokens", record.outputTokens ?? 0)
+            }
+        } else {
+            object.nullField("usage")
+        }
+    }
+}
+
 struct ConversationView: Encodable, Sendable {
     var record: ConversationRecord
 

@@ -20,6 +20,49 @@ struct JSONObjectWriter {
         JSONStringLiteral.write(value, into: &buffer)
     }
 
+    /// A string, or `null` for nil.
+    mutating func field(_ name: StaticString, _ value: String?) {
+        key(name)
+        if let value { JSONStringLiteral.write(value, into: &buffer) } else { buffer.writeStaticString("null") }
+    }
+
+    mutating func nullField(_ name: StaticString) {
+        key(name)
+        buffer.writeStaticString("null")
+    }
+
+    /// A time as `JSONBody.encoder` writes a `Date`: RFC 3339 in UTC, whole seconds
+    /// (`2026-01-02T03:04:05Z`).
+    mutating func field(_ name: StaticString, timeMilliseconds milliseconds: Int64) {
+        key(name)
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil, inverted).
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        writeDigits(year, count: 4)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        writeDigits(month, count: 2)
+        buffer.writeInteger(UInt8(ascii: "-"))
+        writeDigits(day, count: 2)
+        buffer.writeInteger(UInt8(ascii: "T"))
+        writeDigits(secondOfDay / 3600, count: 2)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        writeDigits(secondOfDay / 60 % 60, count: 2)
+        buffer.writeInteger(UInt8(ascii: ":"))
+        writeDigits(secondOfDay % 60, count: 2)
+        buffer.writeStaticString("Z\"")
+    }
+
     mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
         buffer.writeString(String(value))
@@ -57,8 +100,24 @@ struct JSONObjectWriter {
 
     /// The finished object.
     consuming func bytes() -> [UInt8] {
+        Array(byteBuffer().readableBytesView)
+    }
+
+    /// The finished object, as the buffer it was written in.
+    consuming func byteBuffer() -> ByteBuffer {
         buffer.writeInteger(UInt8(ascii: "}"))
-        return Array(buffer.readableBytesView)
+        return buffer
+    }
+
+    private mutating func writeDigits(_ value: Int64, count: Int) {
+        var divisor: Int64 = 1
+        for _ in 1..<count { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            buffer.writeInteger(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     private mutating func key(_ name: StaticString) {

@@ -95,22 +95,15 @@ struct ChatRoutes {
 
     // MARK: Messages
 
-    struct MessagesBody: Encodable {
-        var data: [MessageView]
-        var hasMore: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case data
-            case hasMore = "has_more"
-        }
-    }
-
     @Sendable func listMessages(_ request: Request, context: EmbedRequestContext) async throws -> Response {
         let conversation = try await conversation(context)
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init), fallback: 50)
         let page = try await services.chat.messages(
             conversationID: conversation.id, limit: limit, before: request.uri.queryParameters["before"].map(String.init))
-        return try JSONBody.response(MessagesBody(data: page.items.map { MessageView(record: $0) }, hasMore: page.hasMore))
+        var body = JSONObjectWriter()
+        body.field("data", objects: page.items) { object, record in MessageView(record: record).write(into: &object) }
+        body.field("has_more", page.hasMore)
+        return JSONBody.response(json: body.byteBuffer())
     }
 
     struct PostBody: Decodable {
