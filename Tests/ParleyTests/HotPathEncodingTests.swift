@@ -123,6 +123,22 @@ import Testing
         }
     }
 
+    @Test(arguments: awkwardTexts)
+    func aHandWrittenConversationIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
+        for (title, preview) in [(nil, nil), (text, text), ("t", nil)] as [(String?, String?)] {
+            let record = ConversationRecord(
+                seq: 1, id: "conv_\(text)", workspaceId: "ws_1", userId: "u", botId: "bot_1", title: title, lastMessagePreview: preview,
+                createdAt: 951_782_400_999, updatedAt: 1_764_547_199_999)
+            var object = JSONObjectWriter()
+            ConversationView(record: record).write(into: &object)
+            #expect(String(decoding: object.bytes(), as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(ConversationView(record: record)), as: UTF8.self))
+        }
+        var list = JSONObjectWriter()
+        list.field("data", objects: [Int]()) { _, _ in }
+        list.field("next_cursor", nil as String?)
+        #expect(String(decoding: list.bytes(), as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(ListBody<ConversationView>(data: [], nextCursor: nil)), as: UTF8.self))
+    }
+
     @Test func hexIsTwoLowercaseDigitsPerByteAsPrintfWritesThem() {
         let every = Data(0...255)
         #expect(every.hexEncoded == every.map { String(format: "%02x", $0) }.joined())

@@ -68,3 +68,15 @@ struct ConversationView: Encodable, Sendable {
         try container.encode(record.lastMessagePreview, forKey: .lastMessagePreview)
     }
 }
+
+extension ConversationView {
+    /// Writes the same object as `encode(to:)` with `JSONBody.encoder` (keys sorted), without
+    /// `JSONEncoder`, for the conversation list.
+    func write(into object: inout JSONObjectWriter) {
+        object.field("created_at", timeMilliseconds: record.createdAt)
+        object.field("id", record.id)
+        object.field("last_message_preview", record.lastMessagePreview)
+        object.field("title", record.title)
+        object.field("updated_at", timeMilliseconds: record.updatedAt)
+    }
+}

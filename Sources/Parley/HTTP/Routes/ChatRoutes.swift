@@ -51,7 +51,10 @@ struct ChatRoutes {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init))
         let page = try await services.chat.conversations(
             owner: owner(context), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init))
-        return try JSONBody.response(ListBody(data: page.items.map(ConversationView.init), nextCursor: page.nextCursor))
+        var body = JSONObjectWriter()
+        body.field("data", objects: page.items) { object, record in ConversationView(record: record).write(into: &object) }
+        body.field("next_cursor", page.nextCursor)
+        return JSONBody.response(json: body.byteBuffer())
     }
 
     struct TitleBody: Decodable {
