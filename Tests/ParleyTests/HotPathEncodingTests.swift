@@ -108,35 +108,49 @@ import Testing
         let shapes: [(MessageRole, ReplyStatus?, Int?)] = [
             (.user, nil, nil), (.assistant, .streaming, nil), (.assistant, .complete, 12), (.assistant, .failed, nil), (.assistant, .cancelled, 3),
         ]
-        for time in times {
-            for (role, status, tokens) in shapes {
-                let record = MessageRecord(
+        let records = times.flatMap { time in
+            shapes.map { role, status, tokens in
+                MessageRecord(
                     seq: 1, id: "msg_\(time)", conversationId: "conv_\(text)", workspaceId: "ws_1", userId: "u", botId: "bot_1", role: role,
                     content: text, status: status, finishReason: status == .complete ? "stop" : nil, errorCode: nil, model: "m",
                     inputTokens: tokens, outputTokens: tokens.map { $0 * 2 }, clientMessageId: nil, replyTo: nil, createdAt: time, updatedAt: time)
-                var object = JSONObjectWriter()
-                MessageView(record: record).write(into: &object)
-                let handWritten = String(decoding: object.bytes(), as: UTF8.self)
-                let encoded = String(decoding: try JSONBody.encoder.encode(MessageView(record: record)), as: UTF8.self)
-                #expect(handWritten == encoded, "\(time) \(role) \(String(describing: status))")
             }
+        }
+        for record in records {
+            var object = JSONObjectWriter()
+            MessageView(record: record).write(into: &object)
+            let encoded = String(decoding: try JSONBody.encoder.encode(MessageView(record: record)), as: UTF8.self)
+            #expect(String(decoding: object.bytes(), as: UTF8.self) == encoded, "\(record.createdAt) \(record.role) \(String(describing: record.status))")
+        }
+        for (someRecords, hasMore) in [(records, true), ([], false)] {
+            let encoded = try JSONBody.encoder.encode(Page(data: someRecords.map(MessageView.init), hasMore: hasMore))
+            #expect(String(buffer: MessageView.page(someRecords, hasMore: hasMore)) == String(decoding: encoded, as: UTF8.self))
+        }
+    }
+
+    /// The history page's shape as `JSONEncoder` writes it, for comparison.
+    private struct Page: Encodable {
+        var data: [MessageView]
+        var hasMore: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case data
+            case hasMore = "has_more"
         }
     }
 
     @Test(arguments: awkwardTexts)
     func aHandWrittenConversationIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
-        for (title, preview) in [(nil, nil), (text, text), ("t", nil)] as [(String?, String?)] {
-            let record = ConversationRecord(
+        let records = ([(nil, nil), (text, text), ("t", nil)] as [(String?, String?)]).map { title, preview in
+            ConversationRecord(
                 seq: 1, id: "conv_\(text)", workspaceId: "ws_1", userId: "u", botId: "bot_1", title: title, lastMessagePreview: preview,
                 createdAt: 951_782_400_999, updatedAt: 1_764_547_199_999)
-            var object = JSONObjectWriter()
-            ConversationView(record: record).write(into: &object)
-            #expect(String(decoding: object.bytes(), as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(ConversationView(record: record)), as: UTF8.self))
         }
-        var list = JSONObjectWriter()
-        list.field("data", objects: [Int]()) { _, _ in }
-        list.field("next_cursor", nil as String?)
-        #expect(String(decoding: list.bytes(), as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(ListBody<ConversationView>(data: [], nextCursor: nil)), as: UTF8.self))
+        for (someRecords, cursor) in [(records, "c_\(text)"), (records, nil), ([], nil)] as [([ConversationRecord], String?)] {
+            let handWritten = String(buffer: ConversationView.list(someRecords, nextCursor: cursor))
+            let encoded = try JSONBody.encoder.encode(ListBody(data: someRecords.map(ConversationView.init), nextCursor: cursor))
+            #expect(handWritten == String(decoding: encoded, as: UTF8.self))
+        }
     }
 
     @Test func hexIsTwoLowercaseDigitsPerByteAsPrintfWritesThem() {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// A message as the chat API and the stream's events show it (DESIGN.md §4).
 struct MessageView: Encodable, Sendable {
@@ -19,14 +20,26 @@ struct MessageView: Encodable, Sendable {
         try container.encode(record.content, forKey: .content)
         try container.encode(record.status, forKey: .status)
         try container.encode(record.finishReason, forKey: .finishReason)
-        let usage = record.role == .assistant && record.status != .streaming
-            ? TokenUsage(inputTokens: record.inputTokens ?? 0, outputTokens: record.outputTokens ?? 0) : nil
         try container.encode(usage, forKey: .usage)
         try container.encode(Date(milliseconds: record.createdAt), forKey: .createdAt)
     }
 }
 
 extension MessageView {
+    /// Usage is shown once an assistant reply has stopped streaming.
+    var usage: TokenUsage? {
+        record.role == .assistant && record.status != .streaming
+            ? TokenUsage(inputTokens: record.inputTokens ?? 0, outputTokens: record.outputTokens ?? 0) : nil
+    }
+
+    /// A page of history, `{"data": […], "has_more": …}`, written without `JSONEncoder`.
+    static func page(_ records: [MessageRecord], hasMore: Bool) -> ByteBuffer {
+        var body = JSONObjectWriter()
+        body.field("data", objects: records) { object, record in MessageView(record: record).write(into: &object) }
+        body.field("has_more", hasMore)
+        return body.byteBuffer()
+    }
+
     /// Writes the same object as `encode(to:)` with `JSONBody.encoder` (keys sorted), without
     /// `JSONEncoder`: a page of history is fifty of these, and the encoder was a third of the
     /// request's time.
@@ -38,10 +51,10 @@ extension MessageView {
         object.field("id", record.id)
         object.field("role", record.role.rawValue)
         object.field("status", record.status?.rawValue)
-        if record.role == .assistant && record.status != .streaming {
-            object.field("usage") { usage in
-                usage.field("input_tokens", record.inputTokens ?? 0)
-                usage.field("output_tokens", record.outputTokens ?? 0)
+        if let usage {
+            object.field("usage") { object in
+                object.field("input_tokens", usage.inputTokens)
+                object.field("output_tokens", usage.outputTokens)
             }
         } else {
             object.nullField("usage")
@@ -70,6 +83,14 @@ struct ConversationView: Encodable, Sendable {
 }
 
 extension ConversationView {
+    /// A page of conversations, the same bytes as `ListBody` of views through `JSONBody.encoder`.
+    static func list(_ records: [ConversationRecord], nextCursor: String?) -> ByteBuffer {
+        var body = JSONObjectWriter()
+        body.field("data", objects: records) { object, record in ConversationView(record: record).write(into: &object) }
+        body.field("next_cursor", nextCursor)
+        return body.byteBuffer()
+    }
+
     /// Writes the same object as `encode(to:)` with `JSONBody.encoder` (keys sorted), without
     /// `JSONEncoder`, for the conversation list.
     func write(into object: inout JSONObjectWriter) {

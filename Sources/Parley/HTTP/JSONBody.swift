@@ -104,20 +104,16 @@ enum JSONBody {
     }
 
     /// A JSON response with the given status.
-    /// A response of JSON written by hand (`JSONObjectWriter`).
-    static func response(json: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
-        var fields = HTTPFields()
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
+        response(json: ByteBuffer(bytes: try encoder.encode(value)), status: status, headers: headers)
+    }
+
+    /// A response of JSON already encoded (by `JSONObjectWriter`, say).
+    static func response(json: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
         fields[.contentType] = "application/json"
         fields[.contentLength] = String(json.readableBytes)
         return Response(status: status, headers: fields, body: .init(byteBuffer: json))
-    }
-
-    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
-        let data = try encoder.encode(value)
-        var fields = headers
-        fields[.contentType] = "application/json"
-        fields[.contentLength] = String(data.count)
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 

@@ -1,10 +1,10 @@
 import NIOCore
 
-/// Writes one JSON object field by field, for bodies whose shape is known in advance (the
-/// provider requests of every reply).
+/// Writes one JSON object field by field, for bodies whose shape is known in advance and which
+/// are written often: the provider request of every reply, and pages of history.
 ///
-/// `JSONSerialization` boxes each value into `Any` and walks it back out, about a tenth of a
-/// millisecond per request body; this writes the bytes directly. Keys are string literals of
+/// `JSONSerialization` boxes each value into `Any` and walks it back out, and `JSONEncoder` goes
+/// through keyed containers for every field; this writes the bytes directly. Keys are string literals of
 /// plain ASCII, written as they are; values go through `JSONStringLiteral`.
 struct JSONObjectWriter {
     private var buffer = ByteBuffer()
@@ -13,11 +13,6 @@ struct JSONObjectWriter {
     init() {
         buffer.reserveCapacity(512)
         buffer.writeInteger(UInt8(ascii: "{"))
-    }
-
-    mutating func field(_ name: StaticString, _ value: String) {
-        key(name)
-        JSONStringLiteral.write(value, into: &buffer)
     }
 
     /// A string, or `null` for nil.

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 /// A string as a JSON string literal, written by hand for the one hot path that needs it: every
@@ -28,16 +29,14 @@ enum JSONStringLiteral {
                 case 0x0C: buffer.writeEscape(UInt8(ascii: "f"))
                 default:
                     buffer.writeStaticString("\\u00")
-                    buffer.writeInteger(hexDigits[Int(byte >> 4)])
-                    buffer.writeInteger(hexDigits[Int(byte & 0x0F)])
+                    buffer.writeInteger(Data.hexDigits[Int(byte >> 4)])
+                    buffer.writeInteger(Data.hexDigits[Int(byte & 0x0F)])
                 }
             }
             buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom...]))
             buffer.writeInteger(UInt8(ascii: "\""))
         }
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 extension ByteBuffer {

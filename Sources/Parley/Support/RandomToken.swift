@@ -97,7 +97,8 @@ extension Data {
         }
     }
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
+    /// The sixteen lowercase hex digits, as UTF-8.
+    static let hexDigits = Array("0123456789abcdef".utf8)
 }
 
 enum Digest256 {

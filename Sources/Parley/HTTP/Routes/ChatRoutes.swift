@@ -51,10 +51,7 @@ struct ChatRoutes {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init))
         let page = try await services.chat.conversations(
             owner: owner(context), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init))
-        var body = JSONObjectWriter()
-        body.field("data", objects: page.items) { object, record in ConversationView(record: record).write(into: &object) }
-        body.field("next_cursor", page.nextCursor)
-        return JSONBody.response(json: body.byteBuffer())
+        return JSONBody.response(json: ConversationView.list(page.items, nextCursor: page.nextCursor))
     }
 
     struct TitleBody: Decodable {
@@ -103,10 +100,7 @@ struct ChatRoutes {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init), fallback: 50)
         let page = try await services.chat.messages(
             conversationID: conversation.id, limit: limit, before: request.uri.queryParameters["before"].map(String.init))
-        var body = JSONObjectWriter()
-        body.field("data", objects: page.items) { object, record in MessageView(record: record).write(into: &object) }
-        body.field("has_more", page.hasMore)
-        return JSONBody.response(json: body.byteBuffer())
+        return JSONBody.response(json: MessageView.page(page.items, hasMore: page.hasMore))
     }
 
     struct PostBody: Decodable {
