@@ -96,6 +96,9 @@ import TestUpstream
                     .get, "/v1/conversations/\(conversation)/messages?limit=10&before=\(anchor)", as: .bearer(chat.token))
                 #expect((older["data"] as? [[String: Any]] ?? []).compactMap { $0["content"] as? String } == ["m0", "re: m0", "m1", "re: m1"])
                 #expect(older["has_more"] as? Bool == false)
+                let unknownAnchor = try await api.request(
+                    .get, "/v1/conversations/\(conversation)/messages?before=msg_00000000000000000000", as: .bearer(chat.token))
+                #expect(unknownAnchor.errorParam == "before")
             }
         }
     }

@@ -38,6 +38,10 @@ protocol ChatStore: Sendable {
 
     /// A page of messages, oldest first, ending just before `before` (or at the newest).
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool)
+    /// The same page, read only if `owner` has the conversation (`nil` otherwise): the ownership
+    /// check and the page in one read, since reading history is the widget's most common request.
+    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
+        -> (items: [MessageRecord], hasMore: Bool)?
     /// The conversation (if `owner` has it), its bot, a repeat's earlier reply, and the newest
     /// `historyLimit` finished messages with text: what a new message needs, in one read.
     func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
@@ -119,12 +123,22 @@ struct SQLiteChatStore: ChatStore {
 
     func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord> {
         let after = try cursor.map { try Cursor.decode($0, parts: 2) }
+        // Fixed SQL, prepared once per connection: the list is what a widget reads on opening.
         let rows = try await writer.read { db in
-            var request = owned(owner)
             if let after, let updatedAt = Int64(after[0]), let seq = Int64(after[1]) {
-                request = request.filter(Column("updated_at") < updatedAt || (Column("updated_at") == updatedAt && Column("seq") < seq))
+                return try ConversationRecord.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT * FROM conversations WHERE workspace_id = ? AND user_id = ?
+                            AND (updated_at < ? OR (updated_at = ? AND seq < ?))
+                            ORDER BY updated_at DESC, seq DESC LIMIT ?
+                            """),
+                    arguments: [owner.workspaceID, owner.userID, updatedAt, updatedAt, seq, limit + 1])
             }
-            return try request.order(Column("updated_at").desc, Column("seq").desc).limit(limit + 1).fetchAll(db)
+            return try ConversationRecord.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT * FROM conversations WHERE workspace_id = ? AND user_id = ? ORDER BY updated_at DESC, seq DESC LIMIT ?"),
+                arguments: [owner.workspaceID, owner.userID, limit + 1])
         }
         return Page(rows: rows, limit: limit) { Cursor.encode([String($0.updatedAt), String($0.seq ?? 0)]) }
     }
@@ -146,17 +160,43 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool) {
+        try await writer.read { db in try Self.messages(db, conversationID: conversationID, limit: limit, before: before) }
+    }
+
+    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
+        -> (items: [MessageRecord], hasMore: Bool)?
+    {
         try await writer.read { db in
-            var request = MessageRecord.filter(Column("conversation_id") == conversationID)
-            if let before {
-                guard let anchor = try MessageRecord.filter(Column("conversation_id") == conversationID && Column("id") == before).fetchOne(db),
-                    let seq = anchor.seq
-                else { throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before") }
-                request = request.filter(Column("seq") < seq)
-            }
-            let newestFirst = try request.order(Column("seq").desc).limit(limit + 1).fetchAll(db)
-            return (Array(newestFirst.prefix(limit).reversed()), newestFirst.count > limit)
+            let owned = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?"),
+                arguments: [conversationID, owner.workspaceID, owner.userID]) ?? false
+            guard owned else { return nil }
+            return try Self.messages(db, conversationID: conversationID, limit: limit, before: before)
         }
+    }
+
+    /// Reads the newest `limit + 1` messages before the anchor by `seq`, so one extra row tells
+    /// whether an older page exists. The SQL is fixed, so its statement is prepared once per
+    /// connection instead of generated and looked up on every request.
+    private static func messages(_ db: Database, conversationID: String, limit: Int, before: String?) throws
+        -> (items: [MessageRecord], hasMore: Bool)
+    {
+        let newestFirst: [MessageRecord]
+        if let before {
+            guard
+                let seq = try Int64.fetchOne(
+                    db.cachedStatement(sql: "SELECT seq FROM messages WHERE conversation_id = ? AND id = ?"),
+                    arguments: [conversationID, before])
+            else { throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before") }
+            newestFirst = try MessageRecord.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"),
+                arguments: [conversationID, seq, limit + 1])
+        } else {
+            newestFirst = try MessageRecord.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?"),
+                arguments: [conversationID, limit + 1])
+        }
+        return (Array(newestFirst.prefix(limit).reversed()), newestFirst.count > limit)
     }
 
     func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws

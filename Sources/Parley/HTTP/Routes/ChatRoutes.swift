@@ -96,10 +96,12 @@ struct ChatRoutes {
     // MARK: Messages
 
     @Sendable func listMessages(_ request: Request, context: EmbedRequestContext) async throws -> Response {
-        let conversation = try await conversation(context)
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init), fallback: 50)
-        let page = try await services.chat.messages(
-            conversationID: conversation.id, limit: limit, before: request.uri.queryParameters["before"].map(String.init))
+        guard
+            let page = try await services.chat.messages(
+                conversationID: try context.parameters.require("cid"), owner: owner(context), limit: limit,
+                before: request.uri.queryParameters["before"].map(String.init))
+        else { throw ParleyError.notFound("No such conversation.") }
         return JSONBody.response(json: MessageView.page(page.items, hasMore: page.hasMore))
     }
 
