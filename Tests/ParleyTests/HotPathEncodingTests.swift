@@ -153,6 +153,16 @@ import Testing
         }
     }
 
+    @Test func integersAreWrittenAsJSONEncoderWritesThem() throws {
+        let values = [0, 7, 9, 10, 99, 100, 12_345, 1_000_000_007, -1, -9, -10, -12_345, Int.max, Int.min, Int.max - 1, Int.min + 1]
+        for value in values {
+            var object = JSONObjectWriter()
+            object.field("n", value)
+            let encoded = String(decoding: try JSONBody.encoder.encode(["n": value]), as: UTF8.self)
+            #expect(String(decoding: object.bytes(), as: UTF8.self) == encoded)
+        }
+    }
+
     @Test func hexIsTwoLowercaseDigitsPerByteAsPrintfWritesThem() {
         let every = Data(0...255)
         #expect(every.hexEncoded == every.map { String(format: "%02x", $0) }.joined())

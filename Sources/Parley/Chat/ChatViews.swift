@@ -34,7 +34,8 @@ extension MessageView {
 
     /// A page of history, `{"data": […], "has_more": …}`, written without `JSONEncoder`.
     static func page(_ records: [MessageRecord], hasMore: Bool) -> ByteBuffer {
-        var body = JSONObjectWriter()
+        // Room for each message's text plus its other fields, so the body is never regrown.
+        var body = JSONObjectWriter(capacity: records.reduce(64) { $0 + $1.content.utf8.count + 256 })
         body.field("data", objects: records) { object, record in MessageView(record: record).write(into: &object) }
         body.field("has_more", hasMore)
         return body.byteBuffer()
@@ -85,7 +86,7 @@ struct ConversationView: Encodable, Sendable {
 extension ConversationView {
     /// A page of conversations, the same bytes as `ListBody` of views through `JSONBody.encoder`.
     static func list(_ records: [ConversationRecord], nextCursor: String?) -> ByteBuffer {
-        var body = JSONObjectWriter()
+        var body = JSONObjectWriter(capacity: 64 + records.count * 384)
         body.field("data", objects: records) { object, record in ConversationView(record: record).write(into: &object) }
         body.field("next_cursor", nextCursor)
         return body.byteBuffer()

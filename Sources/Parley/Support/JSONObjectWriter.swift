@@ -5,25 +5,27 @@ import NIOCore
 ///
 /// `JSONSerialization` boxes each value into `Any` and walks it back out, and `JSONEncoder` goes
 /// through keyed containers for every field; this writes the bytes directly. Keys are string literals of
-/// plain ASCII, written as they are; values go through `JSONStringLiteral`.
+/// plain ASCII, written as they are; values go through `JSONStringLiteral`. The object is built
+/// in an array, whose appends are cheaper than `ByteBuffer`'s (see `JSONByteOutput`), and copied
+/// into a buffer once at the end.
 struct JSONObjectWriter {
-    private var buffer = ByteBuffer()
+    private var output: [UInt8] = []
     private var isFirstField = true
 
-    init() {
-        buffer.reserveCapacity(512)
-        buffer.writeInteger(UInt8(ascii: "{"))
+    init(capacity: Int = 512) {
+        output.reserveCapacity(capacity)
+        output.append(UInt8(ascii: "{"))
     }
 
     /// A string, or `null` for nil.
     mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
-        if let value { JSONStringLiteral.write(value, into: &buffer) } else { buffer.writeStaticString("null") }
+        if let value { JSONStringLiteral.write(value, into: &output) } else { output.append("null") }
     }
 
     mutating func nullField(_ name: StaticString) {
         key(name)
-        buffer.writeStaticString("null")
+        output.append("null")
     }
 
     /// A time as `JSONBody.encoder` writes a `Date`: RFC 3339 in UTC, whole seconds
@@ -43,35 +45,42 @@ struct JSONObjectWriter {
         let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
         let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        buffer.writeInteger(UInt8(ascii: "\""))
+        output.append(UInt8(ascii: "\""))
         writeDigits(year, count: 4)
-        buffer.writeInteger(UInt8(ascii: "-"))
+        output.append(UInt8(ascii: "-"))
         writeDigits(month, count: 2)
-        buffer.writeInteger(UInt8(ascii: "-"))
+        output.append(UInt8(ascii: "-"))
         writeDigits(day, count: 2)
-        buffer.writeInteger(UInt8(ascii: "T"))
+        output.append(UInt8(ascii: "T"))
         writeDigits(secondOfDay / 3600, count: 2)
-        buffer.writeInteger(UInt8(ascii: ":"))
+        output.append(UInt8(ascii: ":"))
         writeDigits(secondOfDay / 60 % 60, count: 2)
-        buffer.writeInteger(UInt8(ascii: ":"))
+        output.append(UInt8(ascii: ":"))
         writeDigits(secondOfDay % 60, count: 2)
-        buffer.writeStaticString("Z\"")
+        output.append("Z\"")
     }
 
     mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
-        buffer.writeString(String(value))
+        if value < 0 { output.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits = 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            digits += 1
+        }
+        writeDigits(value.magnitude, count: digits)
     }
 
     /// A finite number; JSON has no NaN or infinity, so those are written as `null`.
     mutating func field(_ name: StaticString, _ value: Double) {
         key(name)
-        if value.isFinite { buffer.writeString(value.description) } else { buffer.writeStaticString("null") }
+        if value.isFinite { output.append(contentsOf: value.description.utf8) } else { output.append("null") }
     }
 
     mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
-        buffer.writeStaticString(value ? "true" : "false")
+        output.append(value ? "true" : "false")
     }
 
     /// A nested object, whose fields `write` adds.
@@ -85,49 +94,50 @@ struct JSONObjectWriter {
         _ name: StaticString, objects elements: Elements, _ write: (inout JSONObjectWriter, Elements.Element) -> Void
     ) {
         key(name)
-        buffer.writeInteger(UInt8(ascii: "["))
+        output.append(UInt8(ascii: "["))
         for (index, element) in elements.enumerated() {
-            if index > 0 { buffer.writeInteger(UInt8(ascii: ",")) }
+            if index > 0 { output.append(UInt8(ascii: ",")) }
             nestedObject { write(&$0, element) }
         }
-        buffer.writeInteger(UInt8(ascii: "]"))
+        output.append(UInt8(ascii: "]"))
     }
 
     /// The finished object.
     consuming func bytes() -> [UInt8] {
-        Array(byteBuffer().readableBytesView)
+        output.append(UInt8(ascii: "}"))
+        return output
     }
 
-    /// The finished object, as the buffer it was written in.
+    /// The finished object, in a buffer of its own.
     consuming func byteBuffer() -> ByteBuffer {
-        buffer.writeInteger(UInt8(ascii: "}"))
-        return buffer
+        ByteBuffer(bytes: bytes())
     }
 
-    private mutating func writeDigits(_ value: Int64, count: Int) {
-        var divisor: Int64 = 1
+    /// `value` in decimal, zero-padded on the left to `count` digits.
+    private mutating func writeDigits<Value: BinaryInteger>(_ value: Value, count: Int) {
+        var divisor: Value = 1
         for _ in 1..<count { divisor *= 10 }
         var rest = value
         while divisor > 0 {
-            buffer.writeInteger(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            output.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
             rest %= divisor
             divisor /= 10
         }
     }
 
     private mutating func key(_ name: StaticString) {
-        if !isFirstField { buffer.writeInteger(UInt8(ascii: ",")) }
+        if !isFirstField { output.append(UInt8(ascii: ",")) }
         isFirstField = false
-        buffer.writeInteger(UInt8(ascii: "\""))
-        buffer.writeStaticString(name)
-        buffer.writeStaticString("\":")
+        output.append(UInt8(ascii: "\""))
+        output.append(name)
+        output.append("\":")
     }
 
     private mutating func nestedObject(_ write: (inout JSONObjectWriter) -> Void) {
-        buffer.writeInteger(UInt8(ascii: "{"))
+        output.append(UInt8(ascii: "{"))
         isFirstField = true
         write(&self)
-        buffer.writeInteger(UInt8(ascii: "}"))
+        output.append(UInt8(ascii: "}"))
         isFirstField = false
     }
 }

@@ -11,37 +11,58 @@ import NIOCore
 enum JSONStringLiteral {
     /// Appends `text` as a JSON string literal, quotes included. Runs of bytes that need no
     /// escape (nearly all of them) are copied in one go.
-    static func write(_ text: String, into buffer: inout ByteBuffer) {
+    static func write(_ text: String, into output: inout some JSONByteOutput) {
         var text = text
         text.withUTF8 { bytes in
-            buffer.reserveCapacity(minimumWritableBytes: bytes.count + 2)
-            buffer.writeInteger(UInt8(ascii: "\""))
+            output.reserve(bytes.count + 2)
+            output.append(UInt8(ascii: "\""))
             var verbatimFrom = 0
             for (offset, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom..<offset]))
+                output.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom..<offset]))
                 verbatimFrom = offset + 1
+                output.append(UInt8(ascii: "\\"))
                 switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): buffer.writeEscape(byte)
-                case 0x0A: buffer.writeEscape(UInt8(ascii: "n"))
-                case 0x0D: buffer.writeEscape(UInt8(ascii: "r"))
-                case 0x09: buffer.writeEscape(UInt8(ascii: "t"))
-                case 0x08: buffer.writeEscape(UInt8(ascii: "b"))
-                case 0x0C: buffer.writeEscape(UInt8(ascii: "f"))
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
+                case 0x0A: output.append(UInt8(ascii: "n"))
+                case 0x0D: output.append(UInt8(ascii: "r"))
+                case 0x09: output.append(UInt8(ascii: "t"))
+                case 0x08: output.append(UInt8(ascii: "b"))
+                case 0x0C: output.append(UInt8(ascii: "f"))
                 default:
-                    buffer.writeStaticString("\\u00")
-                    buffer.writeInteger(Data.hexDigits[Int(byte >> 4)])
-                    buffer.writeInteger(Data.hexDigits[Int(byte & 0x0F)])
+                    output.append("u00")
+                    output.append(Data.hexDigits[Int(byte >> 4)])
+                    output.append(Data.hexDigits[Int(byte & 0x0F)])
                 }
             }
-            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom...]))
-            buffer.writeInteger(UInt8(ascii: "\""))
+            output.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom...]))
+            output.append(UInt8(ascii: "\""))
         }
     }
 }
 
-extension ByteBuffer {
-    fileprivate mutating func writeEscape(_ byte: UInt8) {
-        writeInteger(UInt8(ascii: "\\"))
-        writeInteger(byte)
+/// Where hand-written JSON goes: a `ByteBuffer` for an SSE frame, a `[UInt8]` for a whole body.
+///
+/// A body of many small fields is faster to build in an array: each `ByteBuffer` write checks
+/// capacity and exclusive access to its storage at run time, which costs more than appending the
+/// byte. The escaping is written once, over either.
+protocol JSONByteOutput {
+    mutating func reserve(_ count: Int)
+    mutating func append(_ byte: UInt8)
+    mutating func append(_ bytes: UnsafeRawBufferPointer)
+    mutating func append(_ text: StaticString)
+}
+
+extension ByteBuffer: JSONByteOutput {
+    mutating func reserve(_ count: Int) { reserveCapacity(minimumWritableBytes: count) }
+    mutating func append(_ byte: UInt8) { writeInteger(byte) }
+    mutating func append(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
+    mutating func append(_ text: StaticString) { writeStaticString(text) }
+}
+
+extension Array: JSONByteOutput where Element == UInt8 {
+    mutating func reserve(_ count: Int) { reserveCapacity(self.count + count) }
+    mutating func append(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+    mutating func append(_ text: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
     }
 }
