@@ -79,6 +79,44 @@ import Testing
         }
     }
 
+    /// Conversations and messages are read by column position: their column lists must name every
+    /// column of their tables, every column must come back as written, and a row of another shape
+    /// must be refused rather than misread.
+    @Test func positionallyReadRecordsMatchTheirTablesAndRefuseOtherShapes() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let conversation = ConversationRecord(
+            seq: nil, id: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", title: "t", lastMessagePreview: "p",
+            createdAt: 1, updatedAt: 2)
+        let everyColumnSet = MessageRecord(
+            seq: nil, id: "msg_1", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", role: .assistant,
+            content: "hello", status: .cancelled, finishReason: "stop", errorCode: "provider_error", model: "m", inputTokens: 3,
+            outputTokens: 4, clientMessageId: "c-1", replyTo: "msg_0", createdAt: 5, updatedAt: 6)
+        let noOptionalSet = MessageRecord(
+            seq: nil, id: "msg_0", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", role: .user,
+            content: "hi", status: nil, finishReason: nil, errorCode: nil, model: nil, inputTokens: nil, outputTokens: nil,
+            clientMessageId: nil, replyTo: nil, createdAt: 5, updatedAt: 5)
+        let written = try await database.writer.write { db in
+            try Self.workspace.insert(db)
+            return (try conversation.inserted(db), try noOptionalSet.inserted(db), try everyColumnSet.inserted(db))
+        }
+        try await database.writer.read { db in
+            for (table, listed) in [("conversations", ConversationRecord.columnNames), ("messages", MessageRecord.columnNames)] {
+                let columns = try db.columns(in: table).map(\.name)
+                #expect(Set(columns) == Set(listed) && columns.count == listed.count, "\(table)")
+            }
+            #expect(try ConversationRecord.fetchOne(db, key: written.0.seq) == written.0)
+            #expect(try MessageRecord.order(Column("seq")).fetchAll(db) == [written.1, written.2])
+            #expect(try MessageRecord.fetchAll(db, sql: "SELECT \(MessageRecord.selectionSQL) FROM messages ORDER BY seq") == [written.1, written.2])
+            #expect(throws: DatabaseError.self) { try MessageRecord.fetchAll(db, sql: "SELECT *, 1 AS extra FROM messages") }
+            #expect(throws: DatabaseError.self) { try ConversationRecord.fetchAll(db, sql: "SELECT id FROM conversations") }
+            let unknownRole = MessageRecord.columnNames.map { $0 == "role" ? "'system' AS role" : $0 }.joined(separator: ", ")
+            #expect(throws: DatabaseError.self, "a value outside the enum is an error, not a guess") {
+                try MessageRecord.fetchAll(db, sql: "SELECT \(unknownRole) FROM messages")
+            }
+        }
+    }
+
     @Test func theGroupCommitterBatchesConcurrentWritesAndIsolatesFailures() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -19,19 +19,26 @@ struct ConversationRecord: StoredRecord, Equatable {
     }
 }
 
-extension ConversationRecord {
-    /// Read column by column rather than through `Decodable`: conversation lists read twenty of
-    /// these a request, and the keyed decoder costs several times the row's own work.
+extension ConversationRecord: PositionallyDecodedRecord {
+    static let columnNames = [
+        "seq", "id", "workspace_id", "user_id", "bot_id", "title", "last_message_preview", "created_at", "updated_at",
+    ]
+    static var databaseSelection: [any SQLSelectable] { selectedColumns }
+    static let selectionSQL = selectionList
+
+    /// Read by position (see `PositionallyDecodedRecord`): conversation lists read twenty of
+    /// these a request.
     init(row: Row) throws {
-        seq = try row.decode(forColumn: "seq")
-        id = try row.decode(forColumn: "id")
-        workspaceId = try row.decode(forColumn: "workspace_id")
-        userId = try row.decode(forColumn: "user_id")
-        botId = try row.decode(forColumn: "bot_id")
-        title = try row.decode(forColumn: "title")
-        lastMessagePreview = try row.decode(forColumn: "last_message_preview")
-        createdAt = try row.decode(forColumn: "created_at")
-        updatedAt = try row.decode(forColumn: "updated_at")
+        try Self.checkShape(of: row)
+        seq = try row.decode(atIndex: 0)
+        id = try row.decode(atIndex: 1)
+        workspaceId = try row.decode(atIndex: 2)
+        userId = try row.decode(atIndex: 3)
+        botId = try row.decode(atIndex: 4)
+        title = try row.decode(atIndex: 5)
+        lastMessagePreview = try row.decode(atIndex: 6)
+        createdAt = try row.decode(atIndex: 7)
+        updatedAt = try row.decode(atIndex: 8)
     }
 }
 
@@ -76,29 +83,36 @@ struct MessageRecord: StoredRecord, Equatable {
     }
 }
 
-extension MessageRecord {
-    /// Read column by column rather than through `Decodable`: a page of history is fifty of
-    /// these and a reply's context up to two hundred, and the keyed decoder costs several times
-    /// the row's own work.
+extension MessageRecord: PositionallyDecodedRecord {
+    static let columnNames = [
+        "seq", "id", "conversation_id", "workspace_id", "user_id", "bot_id", "role", "content", "status", "finish_reason",
+        "error_code", "model", "input_tokens", "output_tokens", "client_message_id", "reply_to", "created_at", "updated_at",
+    ]
+    static var databaseSelection: [any SQLSelectable] { selectedColumns }
+    static let selectionSQL = selectionList
+
+    /// Read by position (see `PositionallyDecodedRecord`): a page of history is fifty of these
+    /// and a reply's context up to two hundred.
     init(row: Row) throws {
-        seq = try row.decode(forColumn: "seq")
-        id = try row.decode(forColumn: "id")
-        conversationId = try row.decode(forColumn: "conversation_id")
-        workspaceId = try row.decode(forColumn: "workspace_id")
-        userId = try row.decode(forColumn: "user_id")
-        botId = try row.decode(forColumn: "bot_id")
-        role = try row.decode(forColumn: "role")
-        content = try row.decode(forColumn: "content")
-        status = try row.decode(forColumn: "status")
-        finishReason = try row.decode(forColumn: "finish_reason")
-        errorCode = try row.decode(forColumn: "error_code")
-        model = try row.decode(forColumn: "model")
-        inputTokens = try row.decode(forColumn: "input_tokens")
-        outputTokens = try row.decode(forColumn: "output_tokens")
-        clientMessageId = try row.decode(forColumn: "client_message_id")
-        replyTo = try row.decode(forColumn: "reply_to")
-        createdAt = try row.decode(forColumn: "created_at")
-        updatedAt = try row.decode(forColumn: "updated_at")
+        try Self.checkShape(of: row)
+        seq = try row.decode(atIndex: 0)
+        id = try row.decode(atIndex: 1)
+        conversationId = try row.decode(atIndex: 2)
+        workspaceId = try row.decode(atIndex: 3)
+        userId = try row.decode(atIndex: 4)
+        botId = try row.decode(atIndex: 5)
+        role = try Self.decodeRaw(MessageRole.self, row, atIndex: 6)
+        content = try row.decode(atIndex: 7)
+        status = try row.hasNull(atIndex: 8) ? nil : Self.decodeRaw(ReplyStatus.self, row, atIndex: 8)
+        finishReason = try row.decode(atIndex: 9)
+        errorCode = try row.decode(atIndex: 10)
+        model = try row.decode(atIndex: 11)
+        inputTokens = try row.decode(atIndex: 12)
+        outputTokens = try row.decode(atIndex: 13)
+        clientMessageId = try row.decode(atIndex: 14)
+        replyTo = try row.decode(atIndex: 15)
+        createdAt = try row.decode(atIndex: 16)
+        updatedAt = try row.decode(atIndex: 17)
     }
 }
 

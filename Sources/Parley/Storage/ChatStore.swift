@@ -94,6 +94,33 @@ struct UsageRow: Codable, Sendable, Equatable, FetchableRecord {
 }
 
 struct SQLiteChatStore: ChatStore {
+    /// The statements of the most frequent reads, written once; each is prepared once per
+    /// connection (`cachedStatement`). Records are selected by their column lists, which their
+    /// positional decoding needs (`PositionallyDecodedRecord`).
+    private enum SQL {
+        static let newestConversations = """
+            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ?
+            ORDER BY updated_at DESC, seq DESC LIMIT ?
+            """
+        static let conversationsAfter = """
+            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ?
+            AND (updated_at < ? OR (updated_at = ? AND seq < ?))
+            ORDER BY updated_at DESC, seq DESC LIMIT ?
+            """
+        static let newestMessages = """
+            SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
+            """
+        static let messagesBefore = """
+            SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+            """
+        /// The newest finished messages with text: what a provider is sent as the conversation so far.
+        static let replyHistory = """
+            SELECT \(MessageRecord.selectionSQL) FROM messages
+            WHERE conversation_id = ? AND content != '' AND (status IS NULL OR status != 'streaming')
+            ORDER BY seq DESC LIMIT ?
+            """
+    }
+
     let writer: any DatabaseWriter
     /// The writes of every streaming reply (its user message, its text every second, its end) go
     /// through here: a thousand replies then cost a few transactions a second, not a thousand.
@@ -123,21 +150,14 @@ struct SQLiteChatStore: ChatStore {
 
     func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord> {
         let after = try cursor.map { try Cursor.decode($0, parts: 2) }
-        // Fixed SQL, prepared once per connection: the list is what a widget reads on opening.
         let rows = try await writer.read { db in
             if let after, let updatedAt = Int64(after[0]), let seq = Int64(after[1]) {
                 return try ConversationRecord.fetchAll(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT * FROM conversations WHERE workspace_id = ? AND user_id = ?
-                            AND (updated_at < ? OR (updated_at = ? AND seq < ?))
-                            ORDER BY updated_at DESC, seq DESC LIMIT ?
-                            """),
+                    db.cachedStatement(sql: SQL.conversationsAfter),
                     arguments: [owner.workspaceID, owner.userID, updatedAt, updatedAt, seq, limit + 1])
             }
             return try ConversationRecord.fetchAll(
-                db.cachedStatement(
-                    sql: "SELECT * FROM conversations WHERE workspace_id = ? AND user_id = ? ORDER BY updated_at DESC, seq DESC LIMIT ?"),
+                db.cachedStatement(sql: SQL.newestConversations),
                 arguments: [owner.workspaceID, owner.userID, limit + 1])
         }
         return Page(rows: rows, limit: limit) { Cursor.encode([String($0.updatedAt), String($0.seq ?? 0)]) }
@@ -176,8 +196,7 @@ struct SQLiteChatStore: ChatStore {
     }
 
     /// Reads the newest `limit + 1` messages before the anchor by `seq`, so one extra row tells
-    /// whether an older page exists. The SQL is fixed, so its statement is prepared once per
-    /// connection instead of generated and looked up on every request.
+    /// whether an older page exists.
     private static func messages(_ db: Database, conversationID: String, limit: Int, before: String?) throws
         -> (items: [MessageRecord], hasMore: Bool)
     {
@@ -189,11 +208,11 @@ struct SQLiteChatStore: ChatStore {
                     arguments: [conversationID, before])
             else { throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before") }
             newestFirst = try MessageRecord.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?"),
+                db.cachedStatement(sql: SQL.messagesBefore),
                 arguments: [conversationID, seq, limit + 1])
         } else {
             newestFirst = try MessageRecord.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?"),
+                db.cachedStatement(sql: SQL.newestMessages),
                 arguments: [conversationID, limit + 1])
         }
         return (Array(newestFirst.prefix(limit).reversed()), newestFirst.count > limit)
@@ -209,12 +228,7 @@ struct SQLiteChatStore: ChatStore {
                 bot: try BotRecord.filter(Column("workspace_id") == owner.workspaceID && Column("id") == conversation.botId).fetchOne(db),
                 earlierReply: try clientMessageID.flatMap { try Self.reply(db, toClientMessageID: $0, conversationID: conversationID) },
                 history: try MessageRecord.fetchAll(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT * FROM messages
-                            WHERE conversation_id = ? AND content != '' AND (status IS NULL OR status != 'streaming')
-                            ORDER BY seq DESC LIMIT ?
-                            """),
+                    db.cachedStatement(sql: SQL.replyHistory),
                     arguments: [conversationID, historyLimit]
                 ).reversed())
         }
