@@ -118,7 +118,7 @@ import Testing
         }
         for record in records {
             var object = JSONObjectWriter()
-            MessageView(record: record).write(into: &object)
+            MessageView.write(record, into: &object)
             let encoded = String(decoding: try JSONBody.encoder.encode(MessageView(record: record)), as: UTF8.self)
             #expect(String(decoding: object.bytes(), as: UTF8.self) == encoded, "\(record.createdAt) \(record.role) \(String(describing: record.status))")
         }

@@ -200,7 +200,7 @@ struct SQLiteChatStore: ChatStore {
     private static func messages(_ db: Database, conversationID: String, limit: Int, before: String?) throws
         -> (items: [MessageRecord], hasMore: Bool)
     {
-        let newestFirst: [MessageRecord]
+        var newestFirst: [MessageRecord]
         if let before {
             guard
                 let seq = try Int64.fetchOne(
@@ -215,7 +215,11 @@ struct SQLiteChatStore: ChatStore {
                 db.cachedStatement(sql: SQL.newestMessages),
                 arguments: [conversationID, limit + 1])
         }
-        return (Array(newestFirst.prefix(limit).reversed()), newestFirst.count > limit)
+        // In place: copying the rows into a new array would retain and release every string.
+        let hasMore = newestFirst.count > limit
+        if hasMore { newestFirst.removeLast() }
+        newestFirst.reverse()
+        return (newestFirst, hasMore)
     }
 
     func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws

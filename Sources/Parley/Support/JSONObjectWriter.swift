@@ -89,15 +89,14 @@ struct JSONObjectWriter {
         nestedObject(write)
     }
 
-    /// An array of objects, one per element, whose fields `write` adds.
-    mutating func field<Elements: Sequence>(
-        _ name: StaticString, objects elements: Elements, _ write: (inout JSONObjectWriter, Elements.Element) -> Void
-    ) {
+    /// An array of objects, one per element, whose fields `write` adds. Elements are passed by
+    /// index, borrowed from the array, rather than copied out by an iterator.
+    mutating func field<Element>(_ name: StaticString, objects elements: [Element], _ write: (inout JSONObjectWriter, Element) -> Void) {
         key(name)
         output.append(UInt8(ascii: "["))
-        for (index, element) in elements.enumerated() {
+        for index in elements.indices {
             if index > 0 { output.append(UInt8(ascii: ",")) }
-            nestedObject { write(&$0, element) }
+            nestedObject { write(&$0, elements[index]) }
         }
         output.append(UInt8(ascii: "]"))
     }
