@@ -153,6 +153,21 @@ import Testing
         }
     }
 
+    /// The scan skips clean runs eight bytes at a time; an escape must be found at any offset,
+    /// next to multi-byte characters too.
+    @Test func aStringLiteralEscapesAtEveryOffsetAsJSONEncoderDoes() throws {
+        for special in ["\"", "\\", "\n", "\u{00}", "\u{1F}", "\u{7F}", "é", "🙂"] {
+            for length in [7, 8, 9, 16, 23] {
+                for offset in 0..<length {
+                    let text = String(repeating: "a", count: offset) + special + String(repeating: "é", count: (length - offset) / 2)
+                    var written: [UInt8] = []
+                    JSONStringLiteral.write(text, into: &written)
+                    #expect(String(decoding: written, as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(text), as: UTF8.self))
+                }
+            }
+        }
+    }
+
     @Test func integersAreWrittenAsJSONEncoderWritesThem() throws {
         let values = [0, 7, 9, 10, 99, 100, 12_345, 1_000_000_007, -1, -9, -10, -12_345, Int.max, Int.min, Int.max - 1, Int.min + 1]
         for value in values {
