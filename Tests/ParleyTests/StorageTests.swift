@@ -79,9 +79,9 @@ import Testing
         }
     }
 
-    /// Conversations and messages are read by column position: their column lists must name every
-    /// column of their tables, every column must come back as written, and a row of another shape
-    /// must be refused rather than misread.
+    /// Conversations and messages are read by column position and written by hand: their column
+    /// lists and their written rows must name every column of their tables, every column must come
+    /// back as written, and a row of another shape must be refused rather than misread.
     @Test func positionallyReadRecordsMatchTheirTablesAndRefuseOtherShapes() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -101,9 +101,14 @@ import Testing
             return (try conversation.inserted(db), try noOptionalSet.inserted(db), try everyColumnSet.inserted(db))
         }
         try await database.writer.read { db in
-            for (table, listed) in [("conversations", ConversationRecord.columnNames), ("messages", MessageRecord.columnNames)] {
+            let tables = [
+                ("conversations", ConversationRecord.columnNames, try conversation.databaseDictionary.keys),
+                ("messages", MessageRecord.columnNames, try everyColumnSet.databaseDictionary.keys),
+            ]
+            for (table, listed, written) in tables {
                 let columns = try db.columns(in: table).map(\.name)
                 #expect(Set(columns) == Set(listed) && columns.count == listed.count, "\(table)")
+                #expect(Set(columns) == Set(written), "\(table)")
             }
             #expect(try ConversationRecord.fetchOne(db, key: written.0.seq) == written.0)
             #expect(try MessageRecord.order(Column("seq")).fetchAll(db) == [written.1, written.2])

@@ -98,6 +98,9 @@ struct SQLiteChatStore: ChatStore {
     /// connection (`cachedStatement`). Records are selected by their column lists, which their
     /// positional decoding needs (`PositionallyDecodedRecord`).
     private enum SQL {
+        static let ownedConversation = """
+            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?
+            """
         static let newestConversations = """
             SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ?
             ORDER BY updated_at DESC, seq DESC LIMIT ?
@@ -139,7 +142,11 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord? {
-        try await writer.read { db in try owned(owner).filter(Column("id") == id).fetchOne(db) }
+        try await writer.read { db in try Self.conversation(db, id: id, owner: owner) }
+    }
+
+    private static func conversation(_ db: Database, id: String, owner: ConversationOwner) throws -> ConversationRecord? {
+        try ConversationRecord.fetchOne(db.cachedStatement(sql: SQL.ownedConversation), arguments: [id, owner.workspaceID, owner.userID])
     }
 
     func conversationInWorkspace(_ id: String, workspaceID: String) async throws -> ConversationRecord? {
@@ -226,7 +233,7 @@ struct SQLiteChatStore: ChatStore {
         -> ReplyContext?
     {
         try await writer.read { db in
-            guard let conversation = try owned(owner).filter(Column("id") == conversationID).fetchOne(db) else { return nil }
+            guard let conversation = try Self.conversation(db, id: conversationID, owner: owner) else { return nil }
             return ReplyContext(
                 conversation: conversation,
                 bot: try BotRecord.filter(Column("workspace_id") == owner.workspaceID && Column("id") == conversation.botId).fetchOne(db),
