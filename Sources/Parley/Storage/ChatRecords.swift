@@ -44,15 +44,7 @@ extension ConversationRecord: PositionallyDecodedRecord {
     /// Written by hand, as `EmbedTokenRecord`'s is: the `Codable` route snake-cases every key on
     /// every write.
     func encode(to container: inout PersistenceContainer) {
-        container["seq"] = seq
-        container["id"] = id
-        container["workspace_id"] = workspaceId
-        container["user_id"] = userId
-        container["bot_id"] = botId
-        container["title"] = title
-        container["last_message_preview"] = lastMessagePreview
-        container["created_at"] = createdAt
-        container["updated_at"] = updatedAt
+        Self.encode([seq, id, workspaceId, userId, botId, title, lastMessagePreview, createdAt, updatedAt], to: &container)
     }
 }
 
@@ -131,24 +123,11 @@ extension MessageRecord: PositionallyDecodedRecord {
 
     /// Written by hand: every message posted inserts two of these (the user's and the reply's).
     func encode(to container: inout PersistenceContainer) {
-        container["seq"] = seq
-        container["id"] = id
-        container["conversation_id"] = conversationId
-        container["workspace_id"] = workspaceId
-        container["user_id"] = userId
-        container["bot_id"] = botId
-        container["role"] = role.rawValue
-        container["content"] = content
-        container["status"] = status?.rawValue
-        container["finish_reason"] = finishReason
-        container["error_code"] = errorCode
-        container["model"] = model
-        container["input_tokens"] = inputTokens
-        container["output_tokens"] = outputTokens
-        container["client_message_id"] = clientMessageId
-        container["reply_to"] = replyTo
-        container["created_at"] = createdAt
-        container["updated_at"] = updatedAt
+        Self.encode(
+            [
+                seq, id, conversationId, workspaceId, userId, botId, role.rawValue, content, status?.rawValue, finishReason, errorCode,
+                model, inputTokens, outputTokens, clientMessageId, replyTo, createdAt, updatedAt,
+            ], to: &container)
     }
 }
 
