@@ -78,11 +78,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // `make bench`'s compiled helpers: the fast provider every relay is measured against, and the load client.
+        // `make bench`'s compiled helpers: the fast provider every relay is measured against, the load
+        // client, and the idle Hummingbird server that is the floor for idle memory.
         .executableTarget(
             name: "parley-bench",
             dependencies: [
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -364,21 +364,53 @@ def seed_history(database, workspace, bot, user, messages=1_000_000, per_convers
     return f"conv_bench{conversations // 2:011d}"
 
 
+class IdleServer:
+    """`parley-bench idle-server`: Hummingbird with one route, the floor for Parley's idle memory."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = subprocess.Popen([BENCH, "idle-server", "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started = time.monotonic()
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1)
+                return
+            except OSError:
+                if time.monotonic() - started > 30:
+                    raise RuntimeError("the idle server did not start")
+                time.sleep(0.002)
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def resident_after_rest(process):
+    """(RSS, anonymous, file-backed) in MiB, 2 s after the process became ready."""
+    time.sleep(2)
+    anonymous, mapped = resident_split_kib(process.pid)
+    return rss_kib(process.pid) / 1024, anonymous / 1024, mapped / 1024
+
+
 def measure_footprint(results):
-    """Fresh data directory each time, so ready time includes creating and migrating the database."""
-    readies, idles, anonymous, mapped = [], [], [], []
+    """Fresh data directory each time, so ready time includes creating and migrating the database.
+    Beside each Parley, the idle Hummingbird server is measured the same way."""
+    readies, parley, floor = [], [], []
     for _ in range(RUNS):
         server = Server(tempfile.mkdtemp(prefix="parley-bench-fresh-"))
         readies.append(server.ready_ms)
-        time.sleep(2)
-        idles.append(rss_kib(server.process.pid) / 1024)
-        split = resident_split_kib(server.process.pid)
-        anonymous.append(split[0] / 1024)
-        mapped.append(split[1] / 1024)
+        parley.append(resident_after_rest(server.process))
         server.stop()
+        idle = IdleServer()
+        floor.append(resident_after_rest(idle.process))
+        idle.stop()
     results["footprint"] = {"binary_mib": os.path.getsize(BINARY) / 1048576, "ready_ms": statistics.median(readies),
-                            "idle_rss_mib": statistics.median(idles), "idle_anon_mib": statistics.median(anonymous),
-                            "idle_file_mib": statistics.median(mapped)}
+                            "idle_rss_mib": statistics.median(r[0] for r in parley),
+                            "idle_anon_mib": statistics.median(r[1] for r in parley),
+                            "idle_file_mib": statistics.median(r[2] for r in parley),
+                            "floor_rss_mib": statistics.median(r[0] for r in floor),
+                            "floor_anon_mib": statistics.median(r[1] for r in floor),
+                            "floor_file_mib": statistics.median(r[2] for r in floor)}
 
 
 def measure_minting_and_history(results, data):
@@ -423,7 +455,10 @@ def report(results):
         f = results["footprint"]
         rows += [
             ("Idle RSS", f"{f['idle_rss_mib']:.1f} MiB", "≤ 40 MiB",
-             f"{f['idle_anon_mib']:.1f} MiB anonymous (heap, stacks); {f['idle_file_mib']:.1f} MiB file-backed code of the binary and shared libraries"),
+             f"{f['idle_anon_mib']:.1f} MiB anonymous (heap, stacks); {f['idle_file_mib']:.1f} MiB file-backed code of the binary and shared libraries. "
+             f"Floor, Hummingbird with one route (`parley-bench idle-server`): {f['floor_rss_mib']:.1f} MiB "
+             f"({f['floor_anon_mib']:.1f} anonymous, {f['floor_file_mib']:.1f} file-backed); "
+             f"{f['idle_rss_mib'] / f['floor_rss_mib']:.2f} ×"),
             ("Start to ready (fresh data dir)", f"{f['ready_ms']:.0f} ms", "≤ 300 ms", ""),
             ("Binary size (release)", f"{f['binary_mib']:.1f} MiB", "", ""),
         ]

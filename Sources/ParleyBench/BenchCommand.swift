@@ -1,15 +1,16 @@
 import ArgumentParser
 import NIOCore
 
-/// `parley-bench`: the two compiled parts of `make bench` that Python would be too slow to play at
-/// a thousand streams — the fast model provider every relay is measured against, and the load
-/// client that opens the streams and times them. `bench/run.py` drives both.
+/// `parley-bench`: the compiled parts of `make bench` — the fast model provider every relay is
+/// measured against, the load client that opens the streams and times them (Python would be too
+/// slow to play either at a thousand streams), and the idle server that is the floor for Parley's
+/// idle memory. `bench/run.py` drives them.
 @main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Benchmark helpers for `make bench`.",
-        subcommands: [ProviderCommand.self, StreamsCommand.self]
+        subcommands: [ProviderCommand.self, StreamsCommand.self, IdleServerCommand.self]
     )
 }
 
