@@ -4,31 +4,30 @@ import GRDB
 /// the same list of columns.
 ///
 /// Looking a column up by name hashes the name, once per column per row; for the records read
-/// by the dozen on every history request that was a third of the request's database time (perf,
-/// 50-message pages). Reading by position is only right if every read selects the same columns
+/// by the dozen on every history request that was about a quarter of the request's database time
+/// (perf, 50-message pages). Reading by position is only right if every read selects the same columns
 /// in the same order, so the record states its columns once: query-interface requests select
 /// them through `databaseSelection`, raw SQL through `selectionSQL`, and `checkShape(of:)`
 /// refuses a row of any other shape instead of misreading it.
 protocol PositionallyDecodedRecord: FetchableRecord, TableRecord {
     /// The columns, in the order `init(row:)` reads them.
     static var columnNames: [String] { get }
-    /// The columns as a comma-separated list, for `SELECT \(selectionSQL) FROM …`.
-    static var selectionSQL: String { get }
 }
 
 extension PositionallyDecodedRecord {
-    /// `columnNames` as GRDB selects them; a conforming type stores it in `databaseSelection`.
+    /// `columnNames` as GRDB selects them; a conforming type returns it as its `databaseSelection`.
     static var selectedColumns: [any SQLSelectable] { columnNames.map { Column($0) } }
 
-    /// `columnNames` for raw SQL; a conforming type stores it in `selectionSQL`.
-    static var selectionList: String { columnNames.joined(separator: ", ") }
+    /// `columnNames` as a comma-separated list, for `SELECT \(selectionSQL) FROM …` (build the
+    /// statement once: this joins the names on every call).
+    static var selectionSQL: String { columnNames.joined(separator: ", ") }
 
     /// Throws unless `row` has the record's columns. The count is checked on every row, which
     /// catches a `SELECT *` once the table gains a column; debug builds (every test) also
     /// compare the names, which catches any other selection.
     static func checkShape(of row: Row) throws {
         guard row.count == columnNames.count else {
-            throw DatabaseError(message: "\(databaseTableName): expected the columns \(selectionList), got \(Array(row.columnNames))")
+            throw DatabaseError(message: "\(databaseTableName): expected the columns \(selectionSQL), got \(Array(row.columnNames))")
         }
         assert(Array(row.columnNames) == columnNames, "\(databaseTableName): columns \(Array(row.columnNames))")
     }
