@@ -80,8 +80,9 @@ import Testing
     }
 
     /// Conversations and messages are read by column position and written by hand: their column
-    /// lists and their written rows must name every column of their tables, every column must come
-    /// back as written, and a row of another shape must be refused rather than misread.
+    /// lists must be their tables' columns in order, their written rows must name every column,
+    /// every column must come back as written, and a row of another shape must be refused rather
+    /// than misread.
     @Test func positionallyReadRecordsMatchTheirTablesAndRefuseOtherShapes() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -107,12 +108,13 @@ import Testing
             ]
             for (table, listed, written) in tables {
                 let columns = try db.columns(in: table).map(\.name)
-                #expect(Set(columns) == Set(listed) && columns.count == listed.count, "\(table)")
+                #expect(columns == listed, "\(table): the list is the table's columns, in the table's order")
                 #expect(Set(columns) == Set(written), "\(table)")
             }
             #expect(try ConversationRecord.fetchOne(db, key: written.0.seq) == written.0)
             #expect(try MessageRecord.order(Column("seq")).fetchAll(db) == [written.1, written.2])
             #expect(try MessageRecord.fetchAll(db, sql: "SELECT \(MessageRecord.selectionSQL) FROM messages ORDER BY seq") == [written.1, written.2])
+            #expect(try MessageRecord.fetchAll(db, sql: "SELECT * FROM messages ORDER BY seq") == [written.1, written.2])
             #expect(throws: DatabaseError.self) { try MessageRecord.fetchAll(db, sql: "SELECT *, 1 AS extra FROM messages") }
             #expect(throws: DatabaseError.self) { try ConversationRecord.fetchAll(db, sql: "SELECT id FROM conversations") }
             let unknownRole = MessageRecord.columnNames.map { $0 == "role" ? "'system' AS role" : $0 }.joined(separator: ", ")

@@ -91,7 +91,7 @@ struct MessageRecord: StoredRecord, Equatable {
 extension MessageRecord: PositionallyDecodedRecord {
     static let columnNames = [
         "seq", "id", "conversation_id", "workspace_id", "user_id", "bot_id", "role", "content", "status", "finish_reason",
-        "error_code", "model", "input_tokens", "output_tokens", "client_message_id", "reply_to", "created_at", "updated_at",
+        "error_code", "model", "input_tokens", "output_tokens", "client_message_id", "created_at", "updated_at", "reply_to",
     ]
     static var databaseSelection: [any SQLSelectable] { selectedColumns }
 
@@ -114,9 +114,9 @@ extension MessageRecord: PositionallyDecodedRecord {
         inputTokens = try row.decode(atIndex: 12)
         outputTokens = try row.decode(atIndex: 13)
         clientMessageId = try row.decode(atIndex: 14)
-        replyTo = try row.decode(atIndex: 15)
-        createdAt = try row.decode(atIndex: 16)
-        updatedAt = try row.decode(atIndex: 17)
+        createdAt = try row.decode(atIndex: 15)
+        updatedAt = try row.decode(atIndex: 16)
+        replyTo = try row.decode(atIndex: 17)
     }
 
     /// Written by hand: every message posted inserts two of these (the user's and the reply's).
@@ -124,7 +124,7 @@ extension MessageRecord: PositionallyDecodedRecord {
         Self.encode(
             [
                 seq, id, conversationId, workspaceId, userId, botId, role.rawValue, content, status?.rawValue, finishReason, errorCode,
-                model, inputTokens, outputTokens, clientMessageId, replyTo, createdAt, updatedAt,
+                model, inputTokens, outputTokens, clientMessageId, createdAt, updatedAt, replyTo,
             ], to: &container)
     }
 }

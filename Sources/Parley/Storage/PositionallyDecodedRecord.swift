@@ -10,7 +10,8 @@ import GRDB
 /// them through `databaseSelection`, raw SQL through `selectionSQL`, and `checkShape(of:)`
 /// refuses a row of any other shape instead of misreading it.
 protocol PositionallyDecodedRecord: FetchableRecord, TableRecord {
-    /// The columns, in the order `init(row:)` reads them.
+    /// The columns, in the order `init(row:)` reads them: the table's own order, so that even a
+    /// `SELECT *` reads right.
     static var columnNames: [String] { get }
 }
 
@@ -23,8 +24,8 @@ extension PositionallyDecodedRecord {
     static var selectionSQL: String { columnNames.joined(separator: ", ") }
 
     /// Throws unless `row` has the record's columns. The count is checked on every row, which
-    /// catches a `SELECT *` once the table gains a column; debug builds (every test) also
-    /// compare the names, which catches any other selection.
+    /// catches a `SELECT *` once a migration adds a column the list lacks; debug builds (every
+    /// test) also compare the names, which catches any other selection.
     static func checkShape(of row: Row) throws {
         guard row.count == columnNames.count else {
             throw DatabaseError(message: "\(databaseTableName): expected the columns \(selectionSQL), got \(Array(row.columnNames))")
