@@ -71,6 +71,21 @@ import Testing
             return audit
         }
         #expect(audit.seq != nil, "the row id comes back")
+        // The prepared insert every mint uses writes the same rows.
+        let secondToken = EmbedTokenRecord(
+            jti: "jti_2", workspaceId: "ws_1", userId: "u-2", botId: "bot_1", kid: "k1", apiKeyId: nil, issuedAt: 11, expiresAt: 21,
+            revokedAt: nil)
+        let secondAudit = try await database.writer.write { db in
+            try secondToken.insertRow(db)
+            try event.insertRow(db)
+            var written = event
+            written.seq = db.lastInsertedRowID
+            return written
+        }
+        try await database.writer.read { db throws in
+            #expect(try EmbedTokenRecord.fetchOne(db, key: "jti_2") == secondToken)
+            #expect(try AuditEvent.fetchOne(db, key: secondAudit.seq) == secondAudit)
+        }
         try await database.writer.read { db in
             #expect(try EmbedTokenRecord.fetchOne(db, key: "jti_1") == token)
             #expect(try AuditEvent.fetchOne(db, key: audit.seq) == audit)
@@ -99,7 +114,12 @@ import Testing
             clientMessageId: nil, replyTo: nil, createdAt: 5, updatedAt: 5)
         let written = try await database.writer.write { db in
             try Self.workspace.insert(db)
-            return (try conversation.inserted(db), try noOptionalSet.inserted(db), try everyColumnSet.inserted(db))
+            let conversation = try conversation.inserted(db)
+            // `insertRow`, as posting a message does; SQLite assigns the sequence number.
+            try noOptionalSet.insertRow(db)
+            var first = noOptionalSet
+            first.seq = db.lastInsertedRowID
+            return (conversation, first, try everyColumnSet.inserted(db))
         }
         try await database.writer.read { db in
             let tables = [

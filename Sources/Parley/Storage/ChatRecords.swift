@@ -40,10 +40,14 @@ extension ConversationRecord: PositionallyDecodedRecord {
         updatedAt = try row.decode(atIndex: 8)
     }
 
-    /// Written by hand, as `EmbedTokenRecord`'s is: the `Codable` route snake-cases every key on
-    /// every write.
-    func encode(to container: inout PersistenceContainer) {
-        Self.encode([seq, id, workspaceId, userId, botId, title, lastMessagePreview, createdAt, updatedAt], to: &container)
+    func columnValues() -> [(any DatabaseValueConvertible)?] {
+        [seq, id, workspaceId, userId, botId, title, lastMessagePreview, createdAt, updatedAt]
+    }
+
+    /// Written from the column list, as `EmbedTokenRecord`'s is: the `Codable` route snake-cases
+    /// every key on every write.
+    func encode(to container: inout PersistenceContainer) throws {
+        try encodeColumns(to: &container)
     }
 }
 
@@ -119,13 +123,17 @@ extension MessageRecord: PositionallyDecodedRecord {
         replyTo = try row.decode(atIndex: 17)
     }
 
-    /// Written by hand: every message posted inserts two of these (the user's and the reply's).
-    func encode(to container: inout PersistenceContainer) {
-        Self.encode(
-            [
-                seq, id, conversationId, workspaceId, userId, botId, role.rawValue, content, status?.rawValue, finishReason, errorCode,
-                model, inputTokens, outputTokens, clientMessageId, createdAt, updatedAt, replyTo,
-            ], to: &container)
+    func columnValues() -> [(any DatabaseValueConvertible)?] {
+        [
+            seq, id, conversationId, workspaceId, userId, botId, role.rawValue, content, status?.rawValue, finishReason, errorCode,
+            model, inputTokens, outputTokens, clientMessageId, createdAt, updatedAt, replyTo,
+        ]
+    }
+
+    /// Written from the column list: every message posted inserts two of these (the user's and
+    /// the reply's).
+    func encode(to container: inout PersistenceContainer) throws {
+        try encodeColumns(to: &container)
     }
 }
 

@@ -268,8 +268,8 @@ struct SQLiteChatStore: ChatStore {
     func startReply(_ pair: ReplyPair) async throws {
         try await committer.write { db in
             let user = pair.user
-            try user.insert(db)
-            try pair.assistant.insert(db)
+            try user.insertRow(db)
+            try pair.assistant.insertRow(db)
             try db.cachedStatement(
                 sql: """
                     UPDATE conversations

@@ -1,7 +1,7 @@
 import GRDB
 
 /// A record whose rows are read by column position rather than by column name, and written from
-/// the same list of columns.
+/// the same list of columns (`ColumnListRecord`).
 ///
 /// Looking a column up by name hashes the name, once per column per row; for the records read
 /// by the dozen on every history request that was about a quarter of the request's database time
@@ -9,9 +9,9 @@ import GRDB
 /// in the same order, so the record states its columns once: query-interface requests select
 /// them through `databaseSelection`, raw SQL through `selectionSQL`, and `checkShape(of:)`
 /// refuses a row of any other shape instead of misreading it.
-protocol PositionallyDecodedRecord: FetchableRecord, TableRecord {
-    /// The columns, in the order `init(row:)` reads them: the table's own order, so that even a
-    /// `SELECT *` reads right.
+protocol PositionallyDecodedRecord: FetchableRecord, ColumnListRecord {
+    /// The columns, in the order `init(row:)` reads them and `columnValues()` lists them: the
+    /// table's own order, so that even a `SELECT *` reads right.
     static var columnNames: [String] { get }
 }
 
@@ -31,13 +31,6 @@ extension PositionallyDecodedRecord {
             throw DatabaseError(message: "\(databaseTableName): expected the columns \(selectionSQL), got \(Array(row.columnNames))")
         }
         assert(Array(row.columnNames) == columnNames, "\(databaseTableName): columns \(Array(row.columnNames))")
-    }
-
-    /// Writes a row: `values` are the record's columns, in the order of `columnNames`, so a
-    /// record names its columns once for reading and writing alike.
-    static func encode(_ values: [(any DatabaseValueConvertible)?], to container: inout PersistenceContainer) {
-        assert(values.count == columnNames.count, "\(databaseTableName): \(values.count) values for \(columnNames.count) columns")
-        for (name, value) in zip(columnNames, values) { container[name] = value }
     }
 
     /// A `String`-backed enum, read through the fast `String` path.

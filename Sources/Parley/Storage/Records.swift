@@ -184,16 +184,16 @@ struct EmbedTokenRecord: StoredRecord, Equatable {
 
     /// Written by hand: one row per token minted, and the `Codable` route (snake-casing every key
     /// on every insert) was a sixth of a mint's CPU.
-    func encode(to container: inout PersistenceContainer) {
-        container["jti"] = jti
-        container["workspace_id"] = workspaceId
-        container["user_id"] = userId
-        container["bot_id"] = botId
-        container["kid"] = kid
-        container["api_key_id"] = apiKeyId
-        container["issued_at"] = issuedAt
-        container["expires_at"] = expiresAt
-        container["revoked_at"] = revokedAt
+    func encode(to container: inout PersistenceContainer) throws {
+        try encodeColumns(to: &container)
+    }
+}
+
+extension EmbedTokenRecord: ColumnListRecord {
+    static let columnNames = ["jti", "workspace_id", "user_id", "bot_id", "kid", "api_key_id", "issued_at", "expires_at", "revoked_at"]
+
+    func columnValues() -> [(any DatabaseValueConvertible)?] {
+        [jti, workspaceId, userId, botId, kid, apiKeyId, issuedAt, expiresAt, revokedAt]
     }
 }
 
@@ -223,16 +223,18 @@ public struct AuditEvent: StoredRecord, Equatable {
         seq = inserted.rowID
     }
 
-    /// Written by hand, as `EmbedTokenRecord`'s is: every mint writes one. `data` is stored as
-    /// the JSON text GRDB's `Codable` route would store.
+    /// Written by hand, as `EmbedTokenRecord`'s is: every mint writes one.
     public func encode(to container: inout PersistenceContainer) throws {
-        container["seq"] = seq
-        container["workspace_id"] = workspaceId
-        container["type"] = type
-        container["actor"] = actor
-        container["user_id"] = userId
-        container["data"] = String(decoding: try Self.dataEncoder.encode(data), as: UTF8.self)
-        container["created_at"] = createdAt
+        try encodeColumns(to: &container)
+    }
+}
+
+extension AuditEvent: ColumnListRecord {
+    static let columnNames = ["seq", "workspace_id", "type", "actor", "user_id", "data", "created_at"]
+
+    /// `data` is stored as the JSON text GRDB's `Codable` route would store.
+    func columnValues() throws -> [(any DatabaseValueConvertible)?] {
+        [seq, workspaceId, type, actor, userId, String(decoding: try Self.dataEncoder.encode(data), as: UTF8.self), createdAt]
     }
 
     private static let dataEncoder = databaseJSONEncoder(for: "data")

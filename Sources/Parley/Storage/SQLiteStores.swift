@@ -206,8 +206,8 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
 
     func recordIssued(_ token: EmbedTokenRecord, audit: AuditEvent) async throws {
         try await committer.write { db in
-            try token.insert(db)
-            try audit.insert(db)
+            try token.insertRow(db)
+            try audit.insertRow(db)
         }
     }
 
