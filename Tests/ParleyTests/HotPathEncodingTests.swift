@@ -168,6 +168,15 @@ import Testing
         }
     }
 
+    @Test(arguments: awkwardTexts)
+    func aMintAnswerIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
+        for seconds in [0, 1_764_547_199, 1_764_547_200.25, 1_764_547_200.999, 4_102_444_799.5] as [TimeInterval] {
+            let answer = TokenRoutes.GenerateTokenAnswer(
+                embedToken: "eyJ.\(text).sig", expiresAt: Date(timeIntervalSince1970: seconds), botId: "bot_\(text)")
+            #expect(String(buffer: answer.json) == String(decoding: try JSONBody.encoder.encode(answer), as: UTF8.self), "\(seconds)")
+        }
+    }
+
     @Test func integersAreWrittenAsJSONEncoderWritesThem() throws {
         let values = [0, 7, 9, 10, 99, 100, 12_345, 1_000_000_007, -1, -9, -10, -12_345, Int.max, Int.min, Int.max - 1, Int.min + 1]
         for value in values {
