@@ -153,8 +153,8 @@ import Testing
         }
     }
 
-    /// The scan skips clean runs eight bytes at a time; an escape must be found at any offset,
-    /// next to multi-byte characters too.
+    /// Runs of bytes that need no escape are copied whole; an escape must still be found and
+    /// written at any offset, next to multi-byte characters too.
     @Test func aStringLiteralEscapesAtEveryOffsetAsJSONEncoderDoes() throws {
         for special in ["\"", "\\", "\n", "\u{00}", "\u{1F}", "\u{7F}", "é", "🙂"] {
             for length in [7, 8, 9, 16, 23] {

@@ -23,6 +23,7 @@ extension ConversationRecord: PositionallyDecodedRecord {
     static let columnNames = [
         "seq", "id", "workspace_id", "user_id", "bot_id", "title", "last_message_preview", "created_at", "updated_at",
     ]
+    static let insertSQL = makeInsertSQL()
     static var databaseSelection: [any SQLSelectable] { selectedColumns }
 
     /// Read by position (see `PositionallyDecodedRecord`): conversation lists read twenty of
@@ -97,6 +98,7 @@ extension MessageRecord: PositionallyDecodedRecord {
         "seq", "id", "conversation_id", "workspace_id", "user_id", "bot_id", "role", "content", "status", "finish_reason",
         "error_code", "model", "input_tokens", "output_tokens", "client_message_id", "created_at", "updated_at", "reply_to",
     ]
+    static let insertSQL = makeInsertSQL()
     static var databaseSelection: [any SQLSelectable] { selectedColumns }
 
     /// Read by position (see `PositionallyDecodedRecord`): a page of history is fifty of these

@@ -110,6 +110,8 @@ struct SQLiteChatStore: ChatStore {
             AND (updated_at < ? OR (updated_at = ? AND seq < ?))
             ORDER BY updated_at DESC, seq DESC LIMIT ?
             """
+        /// Where a page that ends before a given message starts.
+        static let anchorSeq = "SELECT seq FROM messages WHERE conversation_id = ? AND id = ?"
         static let newestMessages = """
             SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
             """
@@ -172,7 +174,7 @@ struct SQLiteChatStore: ChatStore {
 
     func renameConversation(_ id: String, owner: ConversationOwner, title: String, at time: Int64) async throws -> ConversationRecord? {
         try await writer.write { db in
-            guard var conversation = try owned(owner).filter(Column("id") == id).fetchOne(db) else { return nil }
+            guard var conversation = try Self.conversation(db, id: id, owner: owner) else { return nil }
             conversation.title = title
             conversation.updatedAt = time
             try conversation.update(db)
@@ -194,10 +196,7 @@ struct SQLiteChatStore: ChatStore {
         -> (items: [MessageRecord], hasMore: Bool)?
     {
         try await writer.read { db in
-            let owned = try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?"),
-                arguments: [conversationID, owner.workspaceID, owner.userID]) ?? false
-            guard owned else { return nil }
+            guard try Self.conversation(db, id: conversationID, owner: owner) != nil else { return nil }
             return try Self.messages(db, conversationID: conversationID, limit: limit, before: before)
         }
     }
@@ -211,7 +210,7 @@ struct SQLiteChatStore: ChatStore {
         if let before {
             guard
                 let seq = try Int64.fetchOne(
-                    db.cachedStatement(sql: "SELECT seq FROM messages WHERE conversation_id = ? AND id = ?"),
+                    db.cachedStatement(sql: SQL.anchorSeq),
                     arguments: [conversationID, before])
             else { throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before") }
             newestFirst = try MessageRecord.fetchAll(

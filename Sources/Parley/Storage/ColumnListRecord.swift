@@ -10,13 +10,16 @@ import GRDB
 protocol ColumnListRecord: TableRecord {
     /// The columns a row is written to.
     static var columnNames: [String] { get }
+    /// `makeInsertSQL()`, kept by the type (`static let insertSQL = makeInsertSQL()`): every
+    /// mint and every message inserts, so the statement's text is not rebuilt each time.
+    static var insertSQL: String { get }
     /// The values of `columnNames`, in the same order.
     func columnValues() throws -> [(any DatabaseValueConvertible)?]
 }
 
 extension ColumnListRecord {
     /// `INSERT INTO table (columns) VALUES (?, …)`.
-    static var insertSQL: String {
+    static func makeInsertSQL() -> String {
         "INSERT INTO \(databaseTableName) (\(columnNames.joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: columnNames.count).joined(separator: ", ") + ")"
     }

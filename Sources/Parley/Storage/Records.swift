@@ -191,6 +191,7 @@ struct EmbedTokenRecord: StoredRecord, Equatable {
 
 extension EmbedTokenRecord: ColumnListRecord {
     static let columnNames = ["jti", "workspace_id", "user_id", "bot_id", "kid", "api_key_id", "issued_at", "expires_at", "revoked_at"]
+    static let insertSQL = makeInsertSQL()
 
     func columnValues() -> [(any DatabaseValueConvertible)?] {
         [jti, workspaceId, userId, botId, kid, apiKeyId, issuedAt, expiresAt, revokedAt]
@@ -231,6 +232,7 @@ public struct AuditEvent: StoredRecord, Equatable {
 
 extension AuditEvent: ColumnListRecord {
     static let columnNames = ["seq", "workspace_id", "type", "actor", "user_id", "data", "created_at"]
+    static let insertSQL = makeInsertSQL()
 
     /// `data` is stored as the JSON text GRDB's `Codable` route would store.
     func columnValues() throws -> [(any DatabaseValueConvertible)?] {

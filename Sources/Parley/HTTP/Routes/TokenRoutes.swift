@@ -40,7 +40,7 @@ struct TokenRoutes {
             var body = JSONObjectWriter(capacity: embedToken.utf8.count + botId.utf8.count + 96)
             body.field("botId", botId)
             body.field("embedToken", embedToken)
-            body.field("expiresAt", timeMilliseconds: Int64((expiresAt.timeIntervalSince1970 * 1000).rounded(.down)))
+            body.field("expiresAt", timeMilliseconds: expiresAt.millisecondsSince1970)
             return body.byteBuffer()
         }
     }
