@@ -94,6 +94,17 @@ import Testing
         }
     }
 
+    /// Each record's column list is its table's columns in the table's order, and the row it
+    /// writes names every one of them.
+    static func expectColumnLists(_ db: Database, of records: any PositionallyDecodedRecord & EncodableRecord...) throws {
+        for record in records {
+            let table = type(of: record).databaseTableName
+            let columns = try db.columns(in: table).map(\.name)
+            #expect(columns == type(of: record).columnNames, "\(table): the list is the table's columns, in the table's order")
+            #expect(Set(columns) == Set(try record.databaseDictionary.keys), "\(table)")
+        }
+    }
+
     /// Conversations and messages are read by column position and written by hand: their column
     /// lists must be their tables' columns in order, their written rows must name every column,
     /// every column must come back as written, and a row of another shape must be refused rather
@@ -122,15 +133,7 @@ import Testing
             return (conversation, first, try everyColumnSet.inserted(db))
         }
         try await database.writer.read { db in
-            let tables = [
-                ("conversations", ConversationRecord.columnNames, try conversation.databaseDictionary.keys),
-                ("messages", MessageRecord.columnNames, try everyColumnSet.databaseDictionary.keys),
-            ]
-            for (table, listed, written) in tables {
-                let columns = try db.columns(in: table).map(\.name)
-                #expect(columns == listed, "\(table): the list is the table's columns, in the table's order")
-                #expect(Set(columns) == Set(written), "\(table)")
-            }
+            try Self.expectColumnLists(db, of: conversation, everyColumnSet)
             #expect(try ConversationRecord.fetchOne(db, key: written.0.seq) == written.0)
             #expect(try MessageRecord.order(Column("seq")).fetchAll(db) == [written.1, written.2])
             #expect(try MessageRecord.fetchAll(db, sql: "SELECT \(MessageRecord.selectionSQL) FROM messages ORDER BY seq") == [written.1, written.2])
@@ -140,6 +143,76 @@ import Testing
             let unknownRole = MessageRecord.columnNames.map { $0 == "role" ? "'system' AS role" : $0 }.joined(separator: ", ")
             #expect(throws: DatabaseError.self, "a value outside the enum is an error, not a guess") {
                 try MessageRecord.fetchAll(db, sql: "SELECT \(unknownRole) FROM messages")
+            }
+        }
+    }
+
+    /// Workspaces, bots and issued tokens are read by position too (a chat request reads them
+    /// whenever their cached rows have lapsed), under the same contract. Their JSON columns must
+    /// come back as written, and rows an earlier version stored through the `Codable` route must
+    /// still read.
+    @Test func positionallyReadConfigurationRecordsMatchTheirTablesAndReadEarlierRows() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var settings = WorkspaceSettings()
+        settings.dailyOutputTokenBudget = 5_000
+        settings.tokenMintRatePerSecond = 2.5
+        let unlinked = WorkspaceRecord(
+            id: "ws_2", name: "Every column", allowedOrigins: ["https://a.example", "https://b.example"], settings: settings,
+            defaultBotId: nil, viewSecretSealed: Data([9, 8, 7]), createdAt: 3, updatedAt: 4)
+        let everyBotColumnSet = BotRecord(
+            id: "bot_1", workspaceId: "ws_2", name: "B", providerKind: .anthropic, baseUrl: "https://x.example/v1", apiKeySealed: Data([1, 2]),
+            apiKeyLast4: "abcd", model: "m", systemPrompt: "Be brief.", temperature: 0.25, maxOutputTokens: 512, contextTokens: 8_000,
+            greeting: "Hi", theme: BotTheme(primaryColor: "#112233", launcherIcon: "chat", position: "left"), createdAt: 5, updatedAt: 6)
+        let noOptionalBotColumnSet = BotRecord(
+            id: "bot_2", workspaceId: "ws_2", name: "C", providerKind: .openai, baseUrl: "https://y.example/v1", apiKeySealed: nil,
+            apiKeyLast4: nil, model: "n", systemPrompt: "", temperature: nil, maxOutputTokens: 256, contextTokens: 4_000, greeting: nil,
+            theme: BotTheme(primaryColor: nil, launcherIcon: nil, position: nil), createdAt: 7, updatedAt: 7)
+        let token = EmbedTokenRecord(
+            jti: "jti_1", workspaceId: "ws_2", userId: "u-1", botId: "bot_1", kid: "k1", apiKeyId: nil, issuedAt: 10, expiresAt: 20,
+            revokedAt: nil)
+        var workspace = unlinked
+        workspace.defaultBotId = "bot_1"
+        try await database.writer.write { [workspace] db in
+            try unlinked.insert(db)
+            try everyBotColumnSet.insert(db)
+            try noOptionalBotColumnSet.insert(db)
+            try workspace.update(db)
+            try token.insertRow(db)
+            // As an earlier version stored them: settings with only the keys that differ from
+            // the defaults, and an empty theme.
+            try db.execute(sql: """
+                INSERT INTO workspaces VALUES ('ws_old', 'Old', '["https://old.example"]', '{"max_token_ttl":7200}', NULL, x'01', 1, 1);
+                INSERT INTO bots VALUES ('bot_old', 'ws_old', 'O', 'openai', 'https://o.example/v1', NULL, NULL, 'o', '', NULL, 100, 1000,
+                                         NULL, '{}', 1, 1);
+                """)
+        }
+        try await database.writer.read { [workspace] db in
+            try Self.expectColumnLists(db, of: workspace, everyBotColumnSet, token)
+            #expect(try WorkspaceRecord.lookUp(db, id: "ws_2") == workspace)
+            #expect(try WorkspaceRecord.fetchOne(db, sql: "SELECT * FROM workspaces WHERE id = 'ws_2'") == workspace)
+            #expect(try BotRecord.lookUp(db, workspaceID: "ws_2", botID: "bot_1") == everyBotColumnSet)
+            #expect(try BotRecord.filter(Column("workspace_id") == "ws_2").order(Column("id")).fetchAll(db) == [
+                everyBotColumnSet, noOptionalBotColumnSet,
+            ])
+            #expect(try BotRecord.lookUp(db, workspaceID: "ws_1", botID: "bot_1") == nil, "a bot is found only in its own workspace")
+            #expect(try EmbedTokenRecord.lookUp(db, jti: "jti_1") == token)
+            #expect(try EmbedTokenRecord.fetchOne(db, sql: "SELECT * FROM embed_tokens") == token)
+
+            let old = try #require(try WorkspaceRecord.lookUp(db, id: "ws_old"))
+            var expected = WorkspaceSettings()
+            expected.maxTokenTTL = 7_200
+            #expect(old.settings == expected, "absent settings take their defaults")
+            #expect(old.allowedOrigins == ["https://old.example"])
+            let oldBot = try #require(try BotRecord.lookUp(db, workspaceID: "ws_old", botID: "bot_old"))
+            #expect(oldBot.theme == BotTheme(primaryColor: nil, launcherIcon: nil, position: nil))
+
+            #expect(throws: DatabaseError.self) { try WorkspaceRecord.fetchAll(db, sql: "SELECT *, 1 AS extra FROM workspaces") }
+            #expect(throws: DatabaseError.self) { try BotRecord.fetchAll(db, sql: "SELECT id FROM bots") }
+            #expect(throws: DatabaseError.self) { try EmbedTokenRecord.fetchAll(db, sql: "SELECT jti, workspace_id FROM embed_tokens") }
+            let unknownKind = BotRecord.columnNames.map { $0 == "provider_kind" ? "'gemini' AS provider_kind" : $0 }.joined(separator: ", ")
+            #expect(throws: DatabaseError.self, "a provider outside the enum is an error, not a guess") {
+                try BotRecord.fetchAll(db, sql: "SELECT \(unknownKind) FROM bots")
             }
         }
     }

@@ -235,7 +235,7 @@ struct SQLiteChatStore: ChatStore {
             guard let conversation = try Self.conversation(db, id: conversationID, owner: owner) else { return nil }
             return ReplyContext(
                 conversation: conversation,
-                bot: try BotRecord.filter(Column("workspace_id") == owner.workspaceID && Column("id") == conversation.botId).fetchOne(db),
+                bot: try BotRecord.lookUp(db, workspaceID: owner.workspaceID, botID: conversation.botId),
                 earlierReply: try clientMessageID.flatMap { try Self.reply(db, toClientMessageID: $0, conversationID: conversationID) },
                 history: try MessageRecord.fetchAll(
                     db.cachedStatement(sql: SQL.replyHistory),

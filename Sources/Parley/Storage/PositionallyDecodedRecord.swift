@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 
 /// A record whose rows are read by column position rather than by column name, and written from
@@ -31,6 +32,19 @@ extension PositionallyDecodedRecord {
             throw DatabaseError(message: "\(databaseTableName): expected the columns \(selectionSQL), got \(Array(row.columnNames))")
         }
         assert(Array(row.columnNames) == columnNames, "\(databaseTableName): columns \(Array(row.columnNames))")
+    }
+
+    /// A column holding a JSON document (a list, a settings object), read as GRDB's `Codable`
+    /// route reads it: with the record's `databaseJSONDecoder(for:)`. `decoder` is that decoder,
+    /// made once by the record rather than once per row.
+    static func decodeJSON<Value: Decodable>(_ type: Value.Type, _ row: Row, atIndex index: Int, with decoder: JSONDecoder) throws -> Value {
+        let json: Data = try row.decode(atIndex: index)
+        return try decoder.decode(Value.self, from: json)
+    }
+
+    /// The JSON text `decodeJSON` reads back, as GRDB's `Codable` route would store it.
+    static func encodeJSON(_ value: some Encodable, with encoder: JSONEncoder) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     /// A `String`-backed enum, read through the fast `String` path.

@@ -82,6 +82,44 @@ struct WorkspaceRecord: StoredRecord, Equatable {
     var updatedAt: Int64
 }
 
+/// Read by position, like the token row beside it: a chat request whose token has left the
+/// cache reads both, and decoding them through `Codable` (snake-casing every key) was most of
+/// that read's CPU (perf, one stream at a time).
+extension WorkspaceRecord: PositionallyDecodedRecord {
+    static let columnNames = [
+        "id", "name", "allowed_origins", "settings", "default_bot_id", "view_secret_sealed", "created_at", "updated_at",
+    ]
+    static let insertSQL = makeInsertSQL()
+    static var databaseSelection: [any SQLSelectable] { selectedColumns }
+    private static let originsDecoder = databaseJSONDecoder(for: "allowed_origins")
+    private static let originsEncoder = databaseJSONEncoder(for: "allowed_origins")
+    private static let settingsDecoder = databaseJSONDecoder(for: "settings")
+    private static let settingsEncoder = databaseJSONEncoder(for: "settings")
+
+    init(row: Row) throws {
+        try Self.checkShape(of: row)
+        id = try row.decode(atIndex: 0)
+        name = try row.decode(atIndex: 1)
+        allowedOrigins = try Self.decodeJSON([String].self, row, atIndex: 2, with: Self.originsDecoder)
+        settings = try Self.decodeJSON(WorkspaceSettings.self, row, atIndex: 3, with: Self.settingsDecoder)
+        defaultBotId = try row.decode(atIndex: 4)
+        viewSecretSealed = try row.decode(atIndex: 5)
+        createdAt = try row.decode(atIndex: 6)
+        updatedAt = try row.decode(atIndex: 7)
+    }
+
+    func columnValues() throws -> [(any DatabaseValueConvertible)?] {
+        [
+            id, name, try Self.encodeJSON(allowedOrigins, with: Self.originsEncoder), try Self.encodeJSON(settings, with: Self.settingsEncoder),
+            defaultBotId, viewSecretSealed, createdAt, updatedAt,
+        ]
+    }
+
+    func encode(to container: inout PersistenceContainer) throws {
+        try encodeColumns(to: &container)
+    }
+}
+
 public enum ProviderKind: String, Codable, Sendable, CaseIterable {
     case openai
     case anthropic
@@ -125,6 +163,49 @@ struct BotRecord: StoredRecord, Equatable {
     var theme: BotTheme
     var createdAt: Int64
     var updatedAt: Int64
+}
+
+/// Read by position: every reply reads its bot with the conversation.
+extension BotRecord: PositionallyDecodedRecord {
+    static let columnNames = [
+        "id", "workspace_id", "name", "provider_kind", "base_url", "api_key_sealed", "api_key_last4", "model", "system_prompt",
+        "temperature", "max_output_tokens", "context_tokens", "greeting", "theme", "created_at", "updated_at",
+    ]
+    static let insertSQL = makeInsertSQL()
+    static var databaseSelection: [any SQLSelectable] { selectedColumns }
+    private static let themeDecoder = databaseJSONDecoder(for: "theme")
+    private static let themeEncoder = databaseJSONEncoder(for: "theme")
+
+    init(row: Row) throws {
+        try Self.checkShape(of: row)
+        id = try row.decode(atIndex: 0)
+        workspaceId = try row.decode(atIndex: 1)
+        name = try row.decode(atIndex: 2)
+        providerKind = try Self.decodeRaw(ProviderKind.self, row, atIndex: 3)
+        baseUrl = try row.decode(atIndex: 4)
+        apiKeySealed = try row.decode(atIndex: 5)
+        apiKeyLast4 = try row.decode(atIndex: 6)
+        model = try row.decode(atIndex: 7)
+        systemPrompt = try row.decode(atIndex: 8)
+        temperature = try row.decode(atIndex: 9)
+        maxOutputTokens = try row.decode(atIndex: 10)
+        contextTokens = try row.decode(atIndex: 11)
+        greeting = try row.decode(atIndex: 12)
+        theme = try Self.decodeJSON(BotTheme.self, row, atIndex: 13, with: Self.themeDecoder)
+        createdAt = try row.decode(atIndex: 14)
+        updatedAt = try row.decode(atIndex: 15)
+    }
+
+    func columnValues() throws -> [(any DatabaseValueConvertible)?] {
+        [
+            id, workspaceId, name, providerKind.rawValue, baseUrl, apiKeySealed, apiKeyLast4, model, systemPrompt, temperature,
+            maxOutputTokens, contextTokens, greeting, try Self.encodeJSON(theme, with: Self.themeEncoder), createdAt, updatedAt,
+        ]
+    }
+
+    func encode(to container: inout PersistenceContainer) throws {
+        try encodeColumns(to: &container)
+    }
 }
 
 public enum APIKeyScope: String, Codable, Sendable, CaseIterable {
@@ -189,9 +270,24 @@ struct EmbedTokenRecord: StoredRecord, Equatable {
     }
 }
 
-extension EmbedTokenRecord: ColumnListRecord {
+/// Read by position: a chat request reads its token's row whenever the cached one has lapsed.
+extension EmbedTokenRecord: PositionallyDecodedRecord {
     static let columnNames = ["jti", "workspace_id", "user_id", "bot_id", "kid", "api_key_id", "issued_at", "expires_at", "revoked_at"]
     static let insertSQL = makeInsertSQL()
+    static var databaseSelection: [any SQLSelectable] { selectedColumns }
+
+    init(row: Row) throws {
+        try Self.checkShape(of: row)
+        jti = try row.decode(atIndex: 0)
+        workspaceId = try row.decode(atIndex: 1)
+        userId = try row.decode(atIndex: 2)
+        botId = try row.decode(atIndex: 3)
+        kid = try row.decode(atIndex: 4)
+        apiKeyId = try row.decode(atIndex: 5)
+        issuedAt = try row.decode(atIndex: 6)
+        expiresAt = try row.decode(atIndex: 7)
+        revokedAt = try row.decode(atIndex: 8)
+    }
 
     func columnValues() -> [(any DatabaseValueConvertible)?] {
         [jti, workspaceId, userId, botId, kid, apiKeyId, issuedAt, expiresAt, revokedAt]

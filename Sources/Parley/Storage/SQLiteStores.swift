@@ -17,7 +17,7 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
 
     func find(_ id: String) async throws -> WorkspaceRecord? {
         try await cache.workspace(id) {
-            try await writer.read { db in try WorkspaceRecord.fetchOne(db, key: id) }
+            try await writer.read { db in try WorkspaceRecord.lookUp(db, id: id) }
         }
     }
 
@@ -67,9 +67,7 @@ struct SQLiteBotStore: BotStore {
 
     func find(workspaceID: String, botID: String) async throws -> BotRecord? {
         try await cache.bot(.init(workspaceID: workspaceID, botID: botID)) {
-            try await writer.read { db in
-                try BotRecord.filter(Column("workspace_id") == workspaceID && Column("id") == botID).fetchOne(db)
-            }
+            try await writer.read { db in try BotRecord.lookUp(db, workspaceID: workspaceID, botID: botID) }
         }
     }
 
@@ -213,14 +211,14 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
 
     func findToken(jti: String) async throws -> EmbedTokenRecord? {
         try await cache.token(jti: jti) {
-            try await writer.read { db in try EmbedTokenRecord.fetchOne(db, key: jti) }
+            try await writer.read { db in try EmbedTokenRecord.lookUp(db, jti: jti) }
         }
     }
 
     func findToken(jti: String, withWorkspace workspaceID: String) async throws -> (EmbedTokenRecord?, WorkspaceRecord?) {
         try await cache.token(jti: jti, workspaceID: workspaceID) {
             try await writer.read { db in
-                (try EmbedTokenRecord.fetchOne(db, key: jti), try WorkspaceRecord.fetchOne(db, key: workspaceID))
+                (try EmbedTokenRecord.lookUp(db, jti: jti), try WorkspaceRecord.lookUp(db, id: workspaceID))
             }
         }
     }
@@ -287,5 +285,33 @@ extension Page {
         let items = Array(rows.prefix(limit))
         self.items = items
         self.nextCursor = rows.count > limit ? items.last.map(cursorOf) : nil
+    }
+}
+
+// The lookups of the rows every chat request needs once their cached copies have lapsed: fixed
+// SQL in cached statements, so no SQL is generated per request (as in `SQLiteChatStore.SQL`).
+
+extension EmbedTokenRecord {
+    private static let byJTI = "SELECT \(selectionSQL) FROM embed_tokens WHERE jti = ?"
+
+    static func lookUp(_ db: Database, jti: String) throws -> EmbedTokenRecord? {
+        try fetchOne(db.cachedStatement(sql: byJTI), arguments: [jti])
+    }
+}
+
+extension WorkspaceRecord {
+    private static let byID = "SELECT \(selectionSQL) FROM workspaces WHERE id = ?"
+
+    static func lookUp(_ db: Database, id: String) throws -> WorkspaceRecord? {
+        try fetchOne(db.cachedStatement(sql: byID), arguments: [id])
+    }
+}
+
+extension BotRecord {
+    private static let byWorkspaceAndID = "SELECT \(selectionSQL) FROM bots WHERE workspace_id = ? AND id = ?"
+
+    /// The bot, if it belongs to the workspace.
+    static func lookUp(_ db: Database, workspaceID: String, botID: String) throws -> BotRecord? {
+        try fetchOne(db.cachedStatement(sql: byWorkspaceAndID), arguments: [workspaceID, botID])
     }
 }
