@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Refuses provider URLs that point into the server's own network (SSRF).
 ///
@@ -7,8 +8,26 @@ import Foundation
 /// 169.254.169.254), carrier-grade NAT, unique-local, multicast or unspecified. The checked
 /// addresses are handed to libcurl as `CURLOPT_RESOLVE` entries, so the connection goes to an
 /// address that was checked even if DNS answers differently a moment later (DNS rebinding).
+///
+/// A host's answer is kept for `answerLifetime` (libcurl's own DNS cache keeps one for 60 s), so
+/// a reply does not wait on DNS, and many replies starting at once share one lookup rather than
+/// each holding a thread in `getaddrinfo`. Only the verdict's input is kept: every check judges
+/// the addresses again.
 struct UpstreamGuard: Sendable {
     let allowPrivate: Bool
+    private let answers: HostAnswers
+
+    /// - Parameters:
+    ///   - resolve: looks a host up; `getaddrinfo` on a GCD worker unless a test passes its own.
+    ///   - now: the clock the answers age by.
+    init(
+        allowPrivate: Bool, answerLifetime: Duration = .seconds(60),
+        resolve: @escaping @Sendable (String) async -> [[UInt8]] = UpstreamGuard.resolve,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
+        self.allowPrivate = allowPrivate
+        self.answers = HostAnswers(lifetime: answerLifetime, resolve: resolve, now: now)
+    }
 
     enum Verdict: Sendable, Equatable {
         /// Connect with these `host:port:address` pins (empty: let libcurl resolve).
@@ -24,7 +43,7 @@ struct UpstreamGuard: Sendable {
         else { return .forbidden("The provider URL must be http or https.") }
         if allowPrivate { return .allowed(resolve: []) }
         let port = url.port ?? (scheme == "https" ? 443 : 80)
-        let addresses = await Self.resolve(host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")))
+        let addresses = await answers.addresses(of: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased())
         guard !addresses.isEmpty else { return .unresolvable }
         if let blocked = addresses.first(where: { AddressPolicy.isInternal($0) }) {
             return .forbidden("The provider URL resolves to an internal address (\(AddressPolicy.describe(blocked))).")
@@ -67,6 +86,78 @@ struct UpstreamGuard: Sendable {
                 continuation.resume(returning: unique)
             }
         }
+    }
+}
+
+/// The addresses hosts resolved to, each kept for `lifetime` from its lookup.
+///
+/// Lookups of one host are shared: a check that finds one under way waits for it. An empty
+/// answer (the host did not resolve) is not kept, so the next check asks again. The table is
+/// bounded: when it is full, the answers that have lapsed go, and if none has, all of them.
+final class HostAnswers: Sendable {
+    private enum Entry {
+        case resolving(Task<[[UInt8]], Never>)
+        case resolved([[UInt8]], at: ContinuousClock.Instant)
+    }
+
+    static let maxHosts = 1_024
+
+    private let lifetime: Duration
+    private let resolve: @Sendable (String) async -> [[UInt8]]
+    private let now: @Sendable () -> ContinuousClock.Instant
+    private let entries = Mutex<[String: Entry]>([:])
+
+    init(lifetime: Duration, resolve: @escaping @Sendable (String) async -> [[UInt8]], now: @escaping @Sendable () -> ContinuousClock.Instant) {
+        self.lifetime = lifetime
+        self.resolve = resolve
+        self.now = now
+    }
+
+    /// How many hosts are remembered or being looked up.
+    var count: Int { entries.withLock { $0.count } }
+
+    func addresses(of host: String) async -> [[UInt8]] {
+        enum Found {
+            case kept([[UInt8]])
+            case underWay(Task<[[UInt8]], Never>)
+        }
+        let found = entries.withLock { entries -> Found in
+            switch entries[host] {
+            case .resolved(let addresses, let at) where now() - at < lifetime:
+                return .kept(addresses)
+            case .resolving(let lookup):
+                return .underWay(lookup)
+            case .resolved, nil:
+                if entries.count >= Self.maxHosts { forgetLapsed(&entries) }
+                let resolve = self.resolve
+                let lookup = Task { await resolve(host) }
+                entries[host] = .resolving(lookup)
+                return .underWay(lookup)
+            }
+        }
+        switch found {
+        case .kept(let addresses):
+            return addresses
+        case .underWay(let lookup):
+            let addresses = await lookup.value
+            entries.withLock { entries in
+                // Every waiter gets here; the first one files the answer.
+                guard case .resolving = entries[host] else { return }
+                entries[host] = addresses.isEmpty ? nil : .resolved(addresses, at: now())
+            }
+            return addresses
+        }
+    }
+
+    private func forgetLapsed(_ entries: inout [String: Entry]) {
+        let now = self.now()
+        entries = entries.filter { _, entry in
+            switch entry {
+            case .resolving: true
+            case .resolved(_, let at): now - at < lifetime
+            }
+        }
+        if entries.count >= Self.maxHosts { entries.removeAll() }
     }
 }
 
