@@ -66,6 +66,15 @@ import Testing
         }
     }
 
+    @Test(arguments: [
+        ("application/json", true), ("Application/JSON; charset=utf-8", true), (" \tapplication/json\t ;x=y", true),
+        ("application/json;", true), ("APPLICATION/JSON", true), ("application/jsonp", false), ("application/jso", false),
+        ("application/json+x; a=b", false), ("text/json", false), ("application /json", false), ("", false), (";", false),
+    ])
+    func theJSONMediaTypeIsRecognisedInAnyCaseWithParameters(contentType: String, isJSON: Bool) {
+        #expect(JSONBody.isJSON(contentType) == isJSON)
+    }
+
     @Test func bodiesOverOneMebibyteArePayloadTooLarge() async throws {
         try await TestServer().run { api throws in
             let tenant = try await Tenant.make(api)

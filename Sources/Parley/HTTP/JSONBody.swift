@@ -54,10 +54,20 @@ enum JSONBody {
         }
     }
 
+    /// Whether `contentType` is `application/json`, in any case, with any parameters.
+    ///
+    /// Compared byte by byte: every JSON request asks, and splitting, trimming and lowercasing
+    /// the header with `Foundation` took 2 % of a mint's CPU (perf).
     static func isJSON(_ contentType: String?) -> Bool {
         guard let contentType else { return false }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        return mediaType.lowercased() == "application/json"
+        let header = contentType.utf8
+        var mediaType = header[..<(header.firstIndex(of: UInt8(ascii: ";")) ?? header.endIndex)]
+        func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while let first = mediaType.first, isSpace(first) { mediaType = mediaType.dropFirst() }
+        while let last = mediaType.last, isSpace(last) { mediaType = mediaType.dropLast() }
+        return mediaType.elementsEqual("application/json".utf8) { byte, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 == expected : byte == expected
+        }
     }
 
     /// Turns a `DecodingError` into the contract's shape, naming the field as a dotted path.
