@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import HTTPTypes
+import Logging
+import Synchronization
 import Testing
 
 @testable import Parley
@@ -156,5 +158,43 @@ import Testing
         #expect(Redaction.scrub("jwt eyJhbGciOi.eyJzdWIi.c2ln end") == "jwt [REDACTED] end")
         #expect(Redaction.redactQuery("/view/w/c?auth_token=abc&view_as=u") == "/view/w/c?auth_token=[REDACTED]&view_as=u")
         #expect(Redaction.redactQuery("/healthz") == "/healthz")
+    }
+
+    /// The logger's metadata reaches the wrapped handler with each event, merged under the
+    /// event's own, and scrubbed like it; so does an error's description.
+    @Test func theRedactingHandlerScrubsTheLoggersMetadataAndErrorsToo() {
+        final class Events: Sendable {
+            let list = Mutex<[LogEvent]>([])
+        }
+        struct Recorder: LogHandler {
+            let events: Events
+            var logLevel: Logger.Level = .trace
+            var metadata: Logger.Metadata = [:]
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(event: LogEvent) { events.list.withLock { $0.append(event) } }
+        }
+        struct LeakyError: Error, CustomStringConvertible {
+            var description: String { "refused eyJhbGciOi.eyJzdWIi.c2ln" }
+        }
+        let events = Events()
+        var logger = Logger(label: "test") { _ in RedactingLogHandler(wrapping: Recorder(events: events)) }
+        let key = "sk_admin_" + RandomToken.base62(32)
+        logger[metadataKey: "parley.request_id"] = "req_1"
+        logger[metadataKey: "parley.key"] = .string(key)
+        logger[metadataKey: "parley.user_id"] = "u-1"
+        logger.info("first")
+        logger.warning("second", error: LeakyError(), metadata: ["parley.user_id": "u-2", "parley.detail": "sent \(key)"])
+        let logged = events.list.withLock { $0 }
+        #expect(logged.count == 2)
+        #expect(logged.first?.metadata == ["parley.request_id": "req_1", "parley.key": "[REDACTED]", "parley.user_id": "u-1"])
+        #expect(
+            logged.last?.metadata == [
+                "parley.request_id": "req_1", "parley.key": "[REDACTED]", "parley.user_id": "u-2", "parley.detail": "sent [REDACTED]",
+                "error.message": "refused [REDACTED]", "error.type": .string(String(reflecting: LeakyError.self)),
+            ])
+        #expect(logged.last?.error == nil, "the error goes on as scrubbed metadata")
     }
 }

@@ -48,8 +48,14 @@ enum Redaction {
 }
 
 /// Wraps another handler and scrubs credentials from what reaches it.
+///
+/// The logger's metadata (request id, workspace, user) is kept here and handed to the inner
+/// handler with each event, scrubbed like the event's own. Kept in the inner handler instead,
+/// every key set on a request's logger made `StreamLogHandler` render all of its metadata to
+/// text again: 2.9 % of a mint's CPU (perf), most requests logging nothing at all.
 public struct RedactingLogHandler: LogHandler {
     private var inner: any LogHandler
+    public var metadata: Logger.Metadata = [:]
 
     public init(wrapping inner: any LogHandler) {
         self.inner = inner
@@ -60,20 +66,27 @@ public struct RedactingLogHandler: LogHandler {
         set { inner.logLevel = newValue }
     }
 
-    public var metadata: Logger.Metadata {
-        get { inner.metadata }
-        set { inner.metadata = newValue }
+    public var metadataProvider: Logger.MetadataProvider? {
+        get { inner.metadataProvider }
+        set { inner.metadataProvider = newValue }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { inner[metadataKey: key] }
-        set { inner[metadataKey: key] = newValue }
+        get { metadata[key] }
+        set { metadata[key] = newValue }
     }
 
     public func log(event: LogEvent) {
         var event = event
         event.message = "\(Redaction.scrub(event.message.description))"
-        event.metadata = event.metadata?.mapValues(Redaction.scrub)
+        var merged = event.metadata.map { metadata.merging($0) { _, explicit in explicit } } ?? metadata
+        // An error's description can quote a request; it is scrubbed like the rest.
+        if let error = event.error {
+            merged["error.message"] = .string("\(error)")
+            merged["error.type"] = .string(String(reflecting: type(of: error)))
+            event.error = nil
+        }
+        event.metadata = merged.isEmpty ? nil : merged.mapValues(Redaction.scrub)
         inner.log(event: event)
     }
 }
