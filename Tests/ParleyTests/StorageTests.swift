@@ -94,15 +94,19 @@ import Testing
         }
     }
 
-    /// Each record's column list is its table's columns in the table's order, and the row it
-    /// writes names every one of them.
+    /// Each record's column list is its table's columns in the table's order, the row it writes
+    /// names every one of them, and its query-interface requests select exactly that list.
     static func expectColumnLists(_ db: Database, of records: any PositionallyDecodedRecord & EncodableRecord...) throws {
-        for record in records {
-            let table = type(of: record).databaseTableName
-            let columns = try db.columns(in: table).map(\.name)
-            #expect(columns == type(of: record).columnNames, "\(table): the list is the table's columns, in the table's order")
-            #expect(Set(columns) == Set(try record.databaseDictionary.keys), "\(table)")
-        }
+        for record in records { try expectColumnList(db, of: record) }
+    }
+
+    private static func expectColumnList<Record: PositionallyDecodedRecord & EncodableRecord>(_ db: Database, of record: Record) throws {
+        let table = Record.databaseTableName
+        let columns = try db.columns(in: table).map(\.name)
+        #expect(columns == Record.columnNames, "\(table): the list is the table's columns, in the table's order")
+        #expect(Set(columns) == Set(try record.databaseDictionary.keys), "\(table)")
+        let selected = Record.columnNames.map { "\"\($0)\"" }.joined(separator: ", ")
+        #expect(try Record.all().makePreparedRequest(db).statement.sql == "SELECT \(selected) FROM \"\(table)\"", "\(table)")
     }
 
     /// Conversations and messages are read by column position and written by hand: their column

@@ -24,7 +24,6 @@ extension ConversationRecord: PositionallyDecodedRecord {
         "seq", "id", "workspace_id", "user_id", "bot_id", "title", "last_message_preview", "created_at", "updated_at",
     ]
     static let insertSQL = makeInsertSQL()
-    static var databaseSelection: [any SQLSelectable] { selectedColumns }
 
     /// Read by position (see `PositionallyDecodedRecord`): conversation lists read twenty of
     /// these a request.
@@ -99,7 +98,6 @@ extension MessageRecord: PositionallyDecodedRecord {
         "error_code", "model", "input_tokens", "output_tokens", "client_message_id", "created_at", "updated_at", "reply_to",
     ]
     static let insertSQL = makeInsertSQL()
-    static var databaseSelection: [any SQLSelectable] { selectedColumns }
 
     /// Read by position (see `PositionallyDecodedRecord`): a page of history is fifty of these
     /// and a reply's context up to two hundred.

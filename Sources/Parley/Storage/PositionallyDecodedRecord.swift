@@ -17,8 +17,9 @@ protocol PositionallyDecodedRecord: FetchableRecord, ColumnListRecord {
 }
 
 extension PositionallyDecodedRecord {
-    /// `columnNames` as GRDB selects them; a conforming type returns it as its `databaseSelection`.
-    static var selectedColumns: [any SQLSelectable] { columnNames.map { Column($0) } }
+    /// `columnNames`, so query-interface requests select the columns `init(row:)` reads. (This
+    /// replaces `TableRecord`'s `*` for every conforming type; a test checks that it does.)
+    static var databaseSelection: [any SQLSelectable] { columnNames.map { Column($0) } }
 
     /// `columnNames` as a comma-separated list, for `SELECT \(selectionSQL) FROM …` (build the
     /// statement once: this joins the names on every call).

@@ -90,7 +90,6 @@ extension WorkspaceRecord: PositionallyDecodedRecord {
         "id", "name", "allowed_origins", "settings", "default_bot_id", "view_secret_sealed", "created_at", "updated_at",
     ]
     static let insertSQL = makeInsertSQL()
-    static var databaseSelection: [any SQLSelectable] { selectedColumns }
     private static let originsDecoder = databaseJSONDecoder(for: "allowed_origins")
     private static let originsEncoder = databaseJSONEncoder(for: "allowed_origins")
     private static let settingsDecoder = databaseJSONDecoder(for: "settings")
@@ -172,7 +171,6 @@ extension BotRecord: PositionallyDecodedRecord {
         "temperature", "max_output_tokens", "context_tokens", "greeting", "theme", "created_at", "updated_at",
     ]
     static let insertSQL = makeInsertSQL()
-    static var databaseSelection: [any SQLSelectable] { selectedColumns }
     private static let themeDecoder = databaseJSONDecoder(for: "theme")
     private static let themeEncoder = databaseJSONEncoder(for: "theme")
 
@@ -274,7 +272,6 @@ struct EmbedTokenRecord: StoredRecord, Equatable {
 extension EmbedTokenRecord: PositionallyDecodedRecord {
     static let columnNames = ["jti", "workspace_id", "user_id", "bot_id", "kid", "api_key_id", "issued_at", "expires_at", "revoked_at"]
     static let insertSQL = makeInsertSQL()
-    static var databaseSelection: [any SQLSelectable] { selectedColumns }
 
     init(row: Row) throws {
         try Self.checkShape(of: row)
