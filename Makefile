@@ -3,8 +3,9 @@
 
 SWIFT ?= swift
 PARLEY_BIN = .build/debug/parley
+RELEASE_BIN = .build/release/parley
 
-.PHONY: deps build release test demo bench clean-data
+.PHONY: deps build release test demo bench link-order clean-data
 
 deps:
 	@./scripts/install-deps.sh
@@ -12,19 +13,21 @@ deps:
 build: deps
 	$(SWIFT) build
 
+# The release build (scripts/build-release.sh says how it is laid out, and why).
 release: deps
-	$(SWIFT) build -c release --product parley
-	$(SWIFT) build -c release --product parley-bench
+	SWIFT=$(SWIFT) scripts/build-release.sh parley parley-bench
 
 # Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
-# interoperability test with a standard JWT library, the Dockerfile's runtime-library check,
-# schemathesis against /openapi.json, then the pages in headless Chromium (screenshots in
-# test-artifacts/screenshots).
+# interoperability test with a standard JWT library, the release build's layout and the Docker
+# runtime stage's libraries (both on the release binary the image ships), schemathesis against
+# /openapi.json, then the pages in headless Chromium (screenshots in test-artifacts/screenshots).
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
-	python3 Tests/docker/check_runtime_libraries.py $(PARLEY_BIN) docker/Dockerfile Makefile
+	SWIFT=$(SWIFT) scripts/build-release.sh parley
+	python3 Tests/release/check_release_build.py $(RELEASE_BIN) scripts/parley.order
+	python3 Tests/docker/check_runtime_libraries.py $(RELEASE_BIN) docker/Dockerfile Makefile
 	python3 Tests/openapi/run_schemathesis.py $(PARLEY_BIN)
 	cd Tests/browser && PARLEY_BINARY=$(CURDIR)/$(PARLEY_BIN) python3 -m pytest -q -p no:cacheprovider
 
@@ -36,9 +39,16 @@ demo: build
 bench: deps
 	@command -v wrk >/dev/null && command -v nginx >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx >/dev/null)
-	$(SWIFT) build -c release --product parley
-	$(SWIFT) build -c release --product parley-bench
+	SWIFT=$(SWIFT) scripts/build-release.sh parley parley-bench
 	python3 bench/run.py
+
+# Regenerates scripts/parley.order, the order in which the release build lays out functions, from
+# what a release server runs under valgrind (bench/link_order.py); installs valgrind if missing.
+link-order: deps
+	@command -v valgrind >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null)
+	SWIFT=$(SWIFT) scripts/build-release.sh parley parley-bench
+	python3 bench/link_order.py
 
 clean-data:
 	rm -rf data

@@ -5,7 +5,8 @@ No Docker engine runs on the build machines, so this checks the image's recipe i
 shared library the binary asks for directly (ELF NEEDED) must come from the Swift runtime the
 Dockerfile copies in, from a package the runtime stage installs, or from a package of priority
 "required" (present in every Debian base image, slim included). It also checks that the Dockerfile
-builds with the same command as `make release`.
+builds with the same script as `make release` (scripts/build-release.sh), and copies in what that
+script reads. Give it the binary that script built: the one the image ships.
 
 Usage: check_runtime_libraries.py BINARY [DOCKERFILE] [MAKEFILE]
 Prints "docker: N passed, M failed" and exits non-zero on any failure.
@@ -83,9 +84,14 @@ def main():
             check(package is not None and (package in installed or base),
                   f"{library}: {path} from {package or '?'} ({'base image' if base else 'installed in runtime stage' if package in installed else 'MISSING from the runtime stage'})")
 
-    build = re.search(r"^release:.*\n\t\$\(SWIFT\) (build -c release[^\n]*)", open(makefile).read(), flags=re.M)
-    check(build is not None and ("swift " + build.group(1)) in open(dockerfile).read(),
-          "the Dockerfile builds with the Makefile's release command" + (f" (swift {build.group(1)})" if build else ""))
+    recipe = re.search(r"^release:.*\n((?:\t[^\n]*\n)+)", open(makefile).read(), flags=re.M)
+    script = "scripts/build-release.sh"
+    docker = open(dockerfile).read()
+    check(recipe is not None and script in recipe.group(1) and re.search(r"^RUN " + re.escape(script), docker, flags=re.M) is not None,
+          f"the Dockerfile builds with the Makefile's release script ({script})")
+    copied = re.search(r"^COPY (scripts/\S+ )+scripts/$", docker, flags=re.M)
+    check(copied is not None and {script, "scripts/parley.order"} <= set(copied.group(0).split()),
+          "the Dockerfile copies the release script and its function order into the build stage")
     check("USER parley" in stage and "VOLUME /data" in stage and "HEALTHCHECK" in stage and "/readyz" in stage,
           "runtime stage: non-root user, /data volume, health check on /readyz")
     print(f"docker: {passed} passed, {failed} failed")
