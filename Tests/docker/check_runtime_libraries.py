@@ -2,9 +2,10 @@
 """Checks that docker/Dockerfile's runtime stage can run the parley binary, without Docker.
 
 No Docker engine runs on the build machines, so this checks the image's recipe instead: every
-shared library the binary asks for directly (ELF NEEDED) must come from the Swift runtime the
-Dockerfile copies in, from a package the runtime stage installs, or from a package of priority
-"required" (present in every Debian base image, slim included). It also checks that the Dockerfile
+shared library the binary asks for directly (ELF NEEDED) must come from a package the runtime
+stage installs, from a package of priority "required" (present in every Debian base image, slim
+included), or from the Swift runtime if the Dockerfile copies it in (the release build links the
+runtime into the binary, so the image does not). It also checks that the Dockerfile
 builds with the same script as `make release` (scripts/build-release.sh), and copies in what that
 script reads. Give it the binary that script built: the one the image ships.
 
