@@ -20,9 +20,7 @@ Usage: make link-order  (builds release parley and parley-bench first)
 """
 import os
 import re
-import secrets
 import signal
-import string
 import subprocess
 import sys
 import tempfile
@@ -77,32 +75,24 @@ def executed_functions(profile, binary):
 
 def profile(binary, serve):
     """Runs `binary serve` under callgrind through one scenario; returns the profile's path."""
-    data = tempfile.mkdtemp(prefix="parley-order-")
-    out = os.path.join(data, "callgrind.out")
-    admin = "sk_admin_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
-    port = bench.free_port()
-    env = dict(os.environ, PARLEY_ADMIN_KEY=admin, PARLEY_DATA_DIR=os.path.join(data, "data"), PARLEY_PORT=str(port),
-               PARLEY_LOG_LEVEL="error", PARLEY_ALLOW_PRIVATE_UPSTREAMS="1")
-    command = ["valgrind", "--tool=callgrind", "--demangle=no", "--dump-instr=no", f"--callgrind-out-file={out}", binary, "serve"]
-    with open(out + ".log", "w") as log:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    server = bench.Server.__new__(bench.Server)
-    server.admin, server.port, server.base, server.process = admin, port, f"http://127.0.0.1:{port}", process
-    started = time.monotonic()
-    while True:
-        try:
-            urllib.request.urlopen(server.base + "/readyz", timeout=5)
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() - started > 300:
-                raise RuntimeError(f"parley did not start under valgrind; see {out}.log")
-            time.sleep(0.2)
+    folder = tempfile.mkdtemp(prefix="parley-order-")
+    out = os.path.join(folder, "callgrind.out")
+    callgrind = ["valgrind", "--tool=callgrind", "--demangle=no", "--dump-instr=no", f"--callgrind-out-file={out}"]
+    saved, bench.BINARY = bench.BINARY, binary
+    try:
+        with open(out + ".log", "w") as log:
+            server = bench.Server(os.path.join(folder, "data"), launcher=callgrind, stderr=log, start_timeout=300,
+                                  PARLEY_ALLOW_PRIVATE_UPSTREAMS="1")
+    except RuntimeError as error:
+        raise RuntimeError(f"parley did not start under valgrind; see {out}.log") from error
+    finally:
+        bench.BINARY = saved
     time.sleep(3)
     if serve:
         exercise(server)
-    process.send_signal(signal.SIGTERM)
-    if process.wait(timeout=300) != 0:
-        raise RuntimeError(f"parley exited with {process.returncode} under valgrind; see {out}.log")
+    server.process.send_signal(signal.SIGTERM)
+    if server.process.wait(timeout=300) != 0:
+        raise RuntimeError(f"parley exited with {server.process.returncode} under valgrind; see {out}.log")
     return out
 
 

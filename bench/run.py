@@ -81,20 +81,27 @@ def percentile(values, fraction):
 
 
 class Server:
-    def __init__(self, data, **extra_env):
+    """`parley serve` on a free port over `data`, with a fresh operator key; returns once /readyz answers.
+
+    `launcher` goes before the binary (valgrind, say, in link_order.py), `stderr` is where its
+    output goes, and `start_timeout` is how long it may take to become ready.
+    """
+
+    def __init__(self, data, launcher=(), stderr=subprocess.DEVNULL, start_timeout=30, **extra_env):
         self.admin = "sk_admin_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, PARLEY_ADMIN_KEY=self.admin, PARLEY_DATA_DIR=data, PARLEY_PORT=str(self.port), PARLEY_LOG_LEVEL="error")
         env.update(extra_env)
         started = time.monotonic()
-        self.process = subprocess.Popen([BINARY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([*launcher, BINARY, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         while True:
             try:
                 urllib.request.urlopen(self.base + "/readyz", timeout=1)
                 break
             except OSError:
-                if time.monotonic() - started > 30:
+                if self.process.poll() is not None or time.monotonic() - started > start_timeout:
+                    self.process.kill()
                     raise RuntimeError("parley did not start")
                 time.sleep(0.002)
         self.ready_ms = (time.monotonic() - started) * 1000
