@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Logging
-import Synchronization
 import Testing
 
 @testable import Parley
@@ -163,31 +162,18 @@ import Testing
     /// The logger's metadata reaches the wrapped handler with each event, merged under the
     /// event's own, and scrubbed like it; so does an error's description.
     @Test func theRedactingHandlerScrubsTheLoggersMetadataAndErrorsToo() {
-        final class Events: Sendable {
-            let list = Mutex<[LogEvent]>([])
-        }
-        struct Recorder: LogHandler {
-            let events: Events
-            var logLevel: Logger.Level = .trace
-            var metadata: Logger.Metadata = [:]
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(event: LogEvent) { events.list.withLock { $0.append(event) } }
-        }
         struct LeakyError: Error, CustomStringConvertible {
             var description: String { "refused eyJhbGciOi.eyJzdWIi.c2ln" }
         }
-        let events = Events()
-        var logger = Logger(label: "test") { _ in RedactingLogHandler(wrapping: Recorder(events: events)) }
+        let capture = LogCapture()
+        var logger = capture.logger()
         let key = "sk_admin_" + RandomToken.base62(32)
         logger[metadataKey: "parley.request_id"] = "req_1"
         logger[metadataKey: "parley.key"] = .string(key)
         logger[metadataKey: "parley.user_id"] = "u-1"
         logger.info("first")
         logger.warning("second", error: LeakyError(), metadata: ["parley.user_id": "u-2", "parley.detail": "sent \(key)"])
-        let logged = events.list.withLock { $0 }
+        let logged = capture.events
         #expect(logged.count == 2)
         #expect(logged.first?.metadata == ["parley.request_id": "req_1", "parley.key": "[REDACTED]", "parley.user_id": "u-1"])
         #expect(

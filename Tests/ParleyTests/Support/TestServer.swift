@@ -24,20 +24,25 @@ final class ManualClock: Sendable {
     var wallClock: WallClock { WallClock { [self] in current.withLock { $0 } } }
 }
 
-/// Every log line the server wrote, as text, for asserting that secrets never reach a log.
+/// Every event the server logged, through `RedactingLogHandler` as in production: as text, for
+/// asserting that secrets never reach a log, and as events, for asserting on their metadata.
 final class LogCapture: Sendable {
-    private let lines = Mutex<[String]>([])
+    private let captured = Mutex<[LogEvent]>([])
 
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+    /// The events as the wrapped handler received them, the logger's metadata merged in.
+    var events: [LogEvent] { captured.withLock { $0 } }
+
+    var text: String {
+        events.map { event in
+            let rendered = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            return "\(event.level) \(event.message) \(rendered)"
+        }.joined(separator: "\n")
+    }
 
     func logger() -> Logger {
         var logger = Logger(label: "parley.test") { _ in RedactingLogHandler(wrapping: CapturingHandler(capture: self)) }
         logger.logLevel = .debug
         return logger
-    }
-
-    fileprivate func append(_ line: String) {
-        lines.withLock { $0.append(line) }
     }
 
     private struct CapturingHandler: LogHandler {
@@ -51,9 +56,9 @@ final class LogCapture: Sendable {
         }
 
         func log(event: LogEvent) {
-            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-            let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-            capture.append("\(event.level) \(event.message) \(rendered)")
+            var event = event
+            if !metadata.isEmpty { event.metadata = metadata.merging(event.metadata ?? [:]) { $1 } }
+            capture.captured.withLock { $0.append(event) }
         }
     }
 }
