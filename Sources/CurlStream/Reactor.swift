@@ -50,8 +50,14 @@ final class Reactor: @unchecked Sendable {
             reactor.timerDeadline = milliseconds < 0 ? nil : .now + .milliseconds(milliseconds)
             return 0
         }, context)
-        let thread = Thread { [self] in run() }
-        thread.name = "curl-reactor"
+        let thread = Thread { [self] in
+            // `thread.name` alone never reached the kernel here: the thread kept the name of
+            // the dispatch queue that created it, and that is what `top -H`, `perf` and `/proc`
+            // showed for libcurl's work.
+            ccurl_name_current_thread(Self.threadName)
+            run()
+        }
+        thread.name = Self.threadName
         self.thread = thread
         thread.start()
     }
@@ -81,6 +87,8 @@ final class Reactor: @unchecked Sendable {
     let openTransfers = Atomic<Int>(0)
 
     private static let batch = 512
+    /// At most 15 bytes: the kernel's limit.
+    static let threadName = "curl-reactor"
 
     private func run() {
         var running: Int32 = 0

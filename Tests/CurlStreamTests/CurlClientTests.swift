@@ -165,6 +165,17 @@ import TestUpstream
         }
     }
 
+    @Test func theReactorThreadCarriesItsNameInTheKernel() async throws {
+        func threadNames() -> [String] {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .newlines) }
+        }
+        // The thread names itself once it runs, just after `client` was made.
+        for _ in 0..<100 where !threadNames().contains(Reactor.threadName) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(threadNames().contains(Reactor.threadName), "what top -H and perf show for the thread that drives libcurl")
+    }
+
     @Test func manyConcurrentTransfersShareTheOneReactor() async throws {
         let upstream = ScriptedUpstream { request in .init(steps: [.sleep(.milliseconds(100)), .text(request.path)]) }
         try await upstream.run { base in
