@@ -19,7 +19,7 @@ import Testing
     @Test(arguments: awkwardTexts)
     func aDeltaEventIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
         let handWritten = ReplyEvent.delta(text, messageID: "msg_abc", seq: 7)
-        let encoded = try ReplyEvent(messageID: "msg_abc", seq: 7, name: .delta, payload: ReplyPayload.Delta(messageID: "msg_abc", delta: text))
+        let encoded = try ReplyEvent(messageID: "msg_abc", seq: 7, name: .delta, encoding: ReplyPayload.Delta(messageID: "msg_abc", delta: text))
         #expect(handWritten == encoded)
         let decoded = try JSONDecoder().decode([String: String].self, from: Data(handWritten.data.utf8))
         #expect(decoded == ["delta": text, "message_id": "msg_abc"])
@@ -57,7 +57,7 @@ import Testing
                 "the run's own frames are untouched")
         #expect(pending.take().0 == nil)
 
-        let terminal = try ReplyEvent(messageID: "msg_abc", seq: 3, name: .completed, payload: ["done": true])
+        let terminal = try ReplyEvent(messageID: "msg_abc", seq: 3, name: .completed, encoding: ["done": true])
         #expect(pending.add(terminal), "an empty queue wakes the writer again")
         #expect(pending.take().ended)
     }
@@ -102,6 +102,21 @@ import Testing
         #expect(Set(sameMillisecond).count == 100, "the random tail tells ids of one millisecond apart")
     }
 
+    @Test func theUsageDayIsTheGregorianCalendarsUTCDay() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        // The epoch and the second before it, leap days in a year divisible by 400 and in an
+        // ordinary leap year, a century that is not a leap year, the last millisecond of a year.
+        let days: [Int64] = [0, -1, 951_782_400_000, 951_868_799_999, 1_709_164_800_000, 4_107_542_400_000, 1_767_225_599_999]
+        // And a day in every month of the years around now, at varying times of day.
+        let spread = (0..<1_000).map { Int64($0) * 3_123_456_789 + 1_577_836_800_000 }
+        for milliseconds in days + spread {
+            let parts = calendar.dateComponents([.year, .month, .day], from: Date(milliseconds: milliseconds))
+            let expected = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            #expect(UsageDay.string(for: milliseconds) == expected, "\(milliseconds)")
+        }
+    }
+
     @Test(arguments: awkwardTexts)
     func aHandWrittenMessageIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
         let times: [Int64] = [0, 999, 1_000, 951_782_400_000, 951_868_799_999, 1_764_547_199_999, 1_764_547_200_000, 4_102_444_799_999]
@@ -126,6 +141,33 @@ import Testing
             let encoded = try JSONBody.encoder.encode(Page(data: someRecords.map(MessageView.init), hasMore: hasMore))
             #expect(String(buffer: MessageView.page(someRecords, hasMore: hasMore)) == String(decoding: encoded, as: UTF8.self))
         }
+    }
+
+    @Test(arguments: awkwardTexts)
+    func theEventsAroundTheDeltasAreByteForByteWhatJSONEncoderWrites(_ text: String) throws {
+        let shapes: [(MessageRole, ReplyStatus?, String?)] = [
+            (.user, nil, nil), (.assistant, .complete, nil), (.assistant, .cancelled, nil), (.assistant, .failed, "upstream_timeout"),
+            (.assistant, .interrupted, "interrupted"),
+        ]
+        for (role, status, errorCode) in shapes {
+            let record = MessageRecord(
+                seq: 9, id: "msg_\(text)", conversationId: "conv_1", workspaceId: "ws_1", userId: "u", botId: "bot_1", role: role,
+                content: text, status: status, finishReason: status == .complete ? "stop" : nil, errorCode: errorCode, model: text,
+                inputTokens: 5, outputTokens: 7, clientMessageId: nil, replyTo: nil, createdAt: 1_764_547_200_123, updatedAt: 1_764_547_201_000)
+            let message = MessageView(record: record)
+            try expectSameEvent(.userMessage, ReplyPayload.UserMessage(message: message))
+            try expectSameEvent(.started, ReplyPayload.Started(messageID: record.id, conversationID: "conv_\(text)", model: text))
+            try expectSameEvent(.completed, ReplyPayload.Completed(message: message))
+            try expectSameEvent(
+                .error, ReplyPayload.Failed(messageID: record.id, error: .init(code: errorCode ?? "interrupted", message: text), message: message))
+        }
+    }
+
+    private func expectSameEvent(_ name: ReplyEvent.Name, _ payload: some HandWrittenPayload, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let handWritten = ReplyEvent(messageID: "msg_abc", seq: 2, name: name, payload: payload)
+        let encoded = try ReplyEvent(messageID: "msg_abc", seq: 2, name: name, encoding: payload)
+        #expect(handWritten.data == encoded.data, sourceLocation: sourceLocation)
+        #expect(handWritten == encoded, sourceLocation: sourceLocation)
     }
 
     /// The history page's shape as `JSONEncoder` writes it, for comparison.

@@ -179,7 +179,7 @@ actor GenerationHub {
     private func runForExisting(_ pair: ReplyPair) async throws -> ReplyRun {
         if let run = runs[pair.assistant.id] { return run }
         let stored = try await store.message(pair.assistant.id, conversationID: pair.assistant.conversationId) ?? pair.assistant
-        return try ReplyRun.replay(user: pair.user, assistant: stored)
+        return ReplyRun.replay(user: pair.user, assistant: stored)
     }
 
     private func finished(_ run: ReplyRun, reservation: Int) async {
@@ -205,23 +205,23 @@ actor GenerationHub {
 extension ReplyRun {
     /// A finished reply rebuilt from storage, for a repeat or resume after its live events have
     /// left memory: the user message, the start, and the terminal event.
-    static func replay(user: MessageRecord, assistant: MessageRecord) throws -> ReplyRun {
+    static func replay(user: MessageRecord, assistant: MessageRecord) -> ReplyRun {
         let run = ReplyRun(messageID: assistant.id, conversationID: assistant.conversationId, workspaceID: assistant.workspaceId, userID: assistant.userId)
-        try run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: user)))
-        try run.append(
+        run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: user)))
+        run.append(
             .started, ReplyPayload.Started(messageID: assistant.id, conversationID: assistant.conversationId, model: assistant.model ?? ""))
-        try run.appendTerminal(for: assistant)
+        run.appendTerminal(for: assistant)
         return run
     }
 
     /// `response.completed` for complete and cancelled replies, `response.error` otherwise.
-    func appendTerminal(for message: MessageRecord) throws {
+    func appendTerminal(for message: MessageRecord) {
         switch message.status {
         case .complete, .cancelled:
-            try append(.completed, ReplyPayload.Completed(message: MessageView(record: message)))
+            append(.completed, ReplyPayload.Completed(message: MessageView(record: message)))
         default:
             let code = message.errorCode ?? "interrupted"
-            try append(
+            append(
                 .error,
                 ReplyPayload.Failed(
                     messageID: message.id, error: .init(code: code, message: ReplyGenerator.explanation(of: code)),

@@ -32,7 +32,19 @@ struct ReplyEvent: Sendable, Equatable {
         frame.getString(at: dataOffset, length: frame.readableBytes - dataOffset - 2) ?? ""
     }
 
-    init(messageID: String, seq: Int, name: Name, payload: some Encodable) throws {
+    /// An event of one of the payloads every reply sends, its JSON written by hand.
+    init(messageID: String, seq: Int, name: Name, payload: some HandWrittenPayload) {
+        var object = JSONObjectWriter(capacity: 384)
+        payload.write(into: &object)
+        let json = object.bytes()
+        self.init(messageID: messageID, seq: seq, name: name, dataCapacity: json.count) { buffer in
+            buffer.writeBytes(json)
+        }
+    }
+
+    /// An event of any payload, through `JSONBody.encoder`: the reference the hand-written
+    /// payloads are tested against.
+    init(messageID: String, seq: Int, name: Name, encoding payload: some Encodable) throws {
         let json = try JSONBody.encoder.encode(payload)
         self.init(messageID: messageID, seq: seq, name: name, dataCapacity: json.count) { buffer in
             buffer.writeBytes(json)
@@ -112,6 +124,14 @@ enum ServerSentEventEncoder {
     private static func isLineBreak(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D }
 }
 
+/// A payload whose JSON is written without `JSONEncoder`: byte for byte what `JSONBody.encoder`
+/// writes for its `Encodable` form (keys sorted), which HotPathEncodingTests hold it to. Every
+/// reply sends four such events, before and after its deltas, and the encoder was the largest
+/// single cost of a short reply's own work (perf).
+protocol HandWrittenPayload: Encodable {
+    func write(into object: inout JSONObjectWriter)
+}
+
 /// The payloads of the events (DESIGN.md §4, "The stream").
 enum ReplyPayload {
     struct UserMessage: Encodable { var message: MessageView }
@@ -154,5 +174,36 @@ enum ReplyPayload {
             case error, message
             case messageID = "message_id"
         }
+    }
+}
+
+extension ReplyPayload.UserMessage: HandWrittenPayload {
+    func write(into object: inout JSONObjectWriter) {
+        object.field("message") { MessageView.write(message.record, into: &$0) }
+    }
+}
+
+extension ReplyPayload.Started: HandWrittenPayload {
+    func write(into object: inout JSONObjectWriter) {
+        object.field("conversation_id", conversationID)
+        object.field("message_id", messageID)
+        object.field("model", model)
+    }
+}
+
+extension ReplyPayload.Completed: HandWrittenPayload {
+    func write(into object: inout JSONObjectWriter) {
+        object.field("message") { MessageView.write(message.record, into: &$0) }
+    }
+}
+
+extension ReplyPayload.Failed: HandWrittenPayload {
+    func write(into object: inout JSONObjectWriter) {
+        object.field("error") { detail in
+            detail.field("code", error.code)
+            detail.field("message", error.message)
+        }
+        object.field("message") { MessageView.write(message.record, into: &$0) }
+        object.field("message_id", messageID)
     }
 }

@@ -37,8 +37,8 @@ struct ReplyGenerator: Sendable {
         let started = ContinuousClock.now
         var firstText: Duration?
         do {
-            try run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
-            try run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
+            run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
+            run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
             let request = try providerRequest(for: pair, bot: bot, history: history)
             message.model = request.model
             defer { flusher.forget(messageID: run.messageID) }
@@ -103,11 +103,7 @@ struct ReplyGenerator: Sendable {
             }
         }.value
         if !saved { logger.error("could not store the end of a reply; it will read as interrupted after restart") }
-        do {
-            try run.appendTerminal(for: final)
-        } catch {
-            logger.error("could not encode the terminal event", metadata: ["parley.error": "\(error)"])
-        }
+        run.appendTerminal(for: final)
         metrics?.reply(
             outcome: final.status?.rawValue ?? "unknown", timeToFirstToken: firstText, duration: ContinuousClock.now - started,
             usage: TokenUsage(inputTokens: final.inputTokens ?? 0, outputTokens: final.outputTokens ?? 0))

@@ -42,8 +42,8 @@ final class ReplyRun: Sendable {
     var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
 
     /// Appends the next event and hands it to every subscriber; a terminal event ends them all.
-    func append(_ name: ReplyEvent.Name, _ payload: some Encodable) throws {
-        try append { seq in try ReplyEvent(messageID: messageID, seq: seq, name: name, payload: payload) }
+    func append(_ name: ReplyEvent.Name, _ payload: some HandWrittenPayload) {
+        append { seq in ReplyEvent(messageID: messageID, seq: seq, name: name, payload: payload) }
     }
 
     /// Appends a `response.delta` of `text` (the hot path: no `JSONEncoder`).
@@ -51,10 +51,10 @@ final class ReplyRun: Sendable {
         append { seq in ReplyEvent.delta(text, messageID: messageID, seq: seq) }
     }
 
-    private func append(_ makeEvent: (_ seq: Int) throws -> ReplyEvent) rethrows {
-        let ended = try state.withLock { state -> [Subscriber] in
+    private func append(_ makeEvent: (_ seq: Int) -> ReplyEvent) {
+        let ended = state.withLock { state -> [Subscriber] in
             guard !state.isFinished else { return [] }
-            let event = try makeEvent(state.events.count)
+            let event = makeEvent(state.events.count)
             state.events.append(event)
             for subscriber in state.subscribers.values { subscriber.deliver(event) }
             guard event.isTerminal else { return [] }

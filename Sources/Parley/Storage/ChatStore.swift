@@ -427,11 +427,8 @@ struct SQLiteChatStore: ChatStore {
 }
 
 enum UsageDay {
+    /// The UTC day of a timestamp column's time, `YYYY-MM-DD`.
     static func string(for milliseconds: Int64) -> String {
-        let date = Date(milliseconds: milliseconds)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: date)
-        return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        CivilDate(millisecondsSince1970: milliseconds).dayString
     }
 }

@@ -32,31 +32,19 @@ struct JSONObjectWriter {
     /// (`2026-01-02T03:04:05Z`).
     mutating func field(_ name: StaticString, timeMilliseconds milliseconds: Int64) {
         key(name)
-        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
-        var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        // Days since 1970-01-01 to a civil date (H. Hinnant's days_from_civil, inverted).
-        days += 719_468
-        let era = (days >= 0 ? days : days - 146_096) / 146_097
-        let dayOfEra = days - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let date = CivilDate(millisecondsSince1970: milliseconds)
         output.append(UInt8(ascii: "\""))
-        writeDigits(year, count: 4)
+        writeDigits(date.year, count: 4)
         output.append(UInt8(ascii: "-"))
-        writeDigits(month, count: 2)
+        writeDigits(date.month, count: 2)
         output.append(UInt8(ascii: "-"))
-        writeDigits(day, count: 2)
+        writeDigits(date.day, count: 2)
         output.append(UInt8(ascii: "T"))
-        writeDigits(secondOfDay / 3600, count: 2)
+        writeDigits(date.secondOfDay / 3600, count: 2)
         output.append(UInt8(ascii: ":"))
-        writeDigits(secondOfDay / 60 % 60, count: 2)
+        writeDigits(date.secondOfDay / 60 % 60, count: 2)
         output.append(UInt8(ascii: ":"))
-        writeDigits(secondOfDay % 60, count: 2)
+        writeDigits(date.secondOfDay % 60, count: 2)
         output.append("Z\"")
     }
 
@@ -112,16 +100,8 @@ struct JSONObjectWriter {
         ByteBuffer(bytes: bytes())
     }
 
-    /// `value` in decimal, zero-padded on the left to `count` digits.
     private mutating func writeDigits<Value: BinaryInteger>(_ value: Value, count: Int) {
-        var divisor: Value = 1
-        for _ in 1..<count { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            output.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-            rest %= divisor
-            divisor /= 10
-        }
+        CivilDate.appendDigits(value, count: count, to: &output)
     }
 
     private mutating func key(_ name: StaticString) {

@@ -158,7 +158,7 @@ struct ChatRoutes {
         guard let replyTo = message.replyTo, let user = try await services.chat.message(replyTo, conversationID: conversation.id) else {
             throw ParleyError.notFound("No such reply.")
         }
-        let replay = try ReplyRun.replay(user: user, assistant: message)
+        let replay = ReplyRun.replay(user: user, assistant: message)
         return stream.response(following: replay, after: max(after ?? 1, 1), stillAuthorized: stillAuthorized(context))
     }
 

@@ -1,0 +1,55 @@
+/// A moment as a UTC calendar date and time of day, by arithmetic alone.
+///
+/// Every reply needs its UTC day twice (the daily budget, the usage roll-up) and every message
+/// the API shows carries a time; `Calendar` and `String(format:)` made the day cost as much as
+/// one of the reply's SQL statements (perf). The conversion is H. Hinnant's `civil_from_days`:
+/// exact for the proleptic Gregorian calendar, so it agrees with `Calendar(identifier: .gregorian)`
+/// in UTC for every time a timestamp column can hold.
+struct CivilDate: Equatable {
+    var year: Int64
+    /// 1…12.
+    var month: Int64
+    /// 1…31.
+    var day: Int64
+    /// 0…86,399.
+    var secondOfDay: Int64
+
+    init(millisecondsSince1970 milliseconds: Int64) {
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        secondOfDay = seconds - days * 86_400
+        days += 719_468
+        let era = (days >= 0 ? days : days - 146_096) / 146_097
+        let dayOfEra = days - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let shiftedMonth = (5 * dayOfYear + 2) / 153
+        day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
+        month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
+        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    }
+
+    /// `YYYY-MM-DD`, the day as the usage tables key it.
+    var dayString: String {
+        var text: [UInt8] = []
+        text.reserveCapacity(10)
+        Self.appendDigits(year, count: 4, to: &text)
+        text.append(UInt8(ascii: "-"))
+        Self.appendDigits(month, count: 2, to: &text)
+        text.append(UInt8(ascii: "-"))
+        Self.appendDigits(day, count: 2, to: &text)
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// `value` in decimal, zero-padded on the left to `count` digits.
+    static func appendDigits<Value: BinaryInteger>(_ value: Value, count: Int, to output: inout [UInt8]) {
+        var divisor: Value = 1
+        for _ in 1..<count { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            output.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
+    }
+}
