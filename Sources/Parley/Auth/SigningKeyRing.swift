@@ -23,7 +23,7 @@ actor SigningKeyRing {
 
     private var collection = JWTKeyCollection()
     private var knownKids: Set<String> = []
-    private var signingKid: String?
+    private var signer: EmbedTokenSigner?
     private var loadedAt: Date = .distantPast
 
     init(store: any SigningKeyStore, secretBox: SecretBox, clock: WallClock, logger: Logger) {
@@ -68,12 +68,8 @@ actor SigningKeyRing {
         if clock.now.timeIntervalSince(loadedAt) > refreshInterval {
             try await reload()
         }
-        guard let kid = signingKid else { throw ParleyError.internalError }
-        var header = JWTHeader()
-        header.alg = Self.algorithm
-        header.typ = "JWT"
-        let token = try await collection.sign(claims, kid: JWKIdentifier(string: kid), header: header)
-        return (token, kid)
+        guard let signer else { throw ParleyError.internalError }
+        return (try signer.sign(claims), signer.kid)
     }
 
     /// Checks the signature of `token` with the key named `kid`.
@@ -104,14 +100,14 @@ actor SigningKeyRing {
         let records = try await store.allSigningKeys()
         let fresh = JWTKeyCollection()
         var kids: Set<String> = []
-        var signer: String?
+        var newSigner: EmbedTokenSigner?
         for record in records {
             let identifier = JWKIdentifier(string: record.kid)
-            if record.retiredAt == nil, signer == nil {
+            if record.retiredAt == nil, newSigner == nil {
                 let raw = try secretBox.unseal(record.privateKeySealed, label: "signing_key:\(record.kid)")
                 let key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
                 await fresh.add(eddsa: EdDSA.PrivateKey(backing: key), kid: identifier)
-                signer = record.kid
+                newSigner = EmbedTokenSigner(kid: record.kid, key: key)
             } else {
                 let key = try Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey)
                 await fresh.add(eddsa: EdDSA.PublicKey(backing: key), kid: identifier)
@@ -119,12 +115,12 @@ actor SigningKeyRing {
             kids.insert(record.kid)
         }
         _ = await fresh.clearDefault()
-        if signer != signingKid, let signer {
-            logger.info("embed tokens are now signed with a new key", metadata: ["parley.kid": .string(signer)])
+        if let newSigner, newSigner.kid != signer?.kid {
+            logger.info("embed tokens are now signed with a new key", metadata: ["parley.kid": .string(newSigner.kid)])
         }
         collection = fresh
         knownKids = kids
-        signingKid = signer
+        signer = newSigner
         loadedAt = clock.now
     }
 }

@@ -71,6 +71,13 @@ struct JSONObjectWriter {
         output.append(value ? "true" : "false")
     }
 
+    /// Any JSON value, for the free-form parts (a token's metadata): object keys sorted, and
+    /// numbers as `JSONValue`'s `Encodable` form writes them (integers without a fraction).
+    mutating func field(_ name: StaticString, _ value: JSONValue) {
+        key(name)
+        write(value)
+    }
+
     /// A nested object, whose fields `write` adds.
     mutating func field(_ name: StaticString, object write: (inout JSONObjectWriter) -> Void) {
         key(name)
@@ -98,6 +105,38 @@ struct JSONObjectWriter {
     /// The finished object, in a buffer of its own.
     consuming func byteBuffer() -> ByteBuffer {
         ByteBuffer(bytes: bytes())
+    }
+
+    private mutating func write(_ value: JSONValue) {
+        switch value {
+        case .null: output.append("null")
+        case .bool(let flag): output.append(flag ? "true" : "false")
+        case .number(let number):
+            if number.rounded() == number, abs(number) < 1e15 {
+                output.append(contentsOf: String(Int64(number)).utf8)
+            } else if number.isFinite {
+                output.append(contentsOf: number.description.utf8)
+            } else {
+                output.append("null")
+            }
+        case .string(let text): JSONStringLiteral.write(text, into: &output)
+        case .array(let elements):
+            output.append(UInt8(ascii: "["))
+            for index in elements.indices {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                write(elements[index])
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let members):
+            output.append(UInt8(ascii: "{"))
+            for (index, name) in members.keys.sorted().enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                JSONStringLiteral.write(name, into: &output)
+                output.append(UInt8(ascii: ":"))
+                write(members[name]!)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
     }
 
     private mutating func writeDigits<Value: BinaryInteger>(_ value: Value, count: Int) {

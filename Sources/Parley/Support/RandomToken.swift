@@ -74,10 +74,7 @@ extension Data {
 
     /// Base64url without padding (RFC 7515 §2), as JWK and JWT use it.
     var base64URLEncoded: String {
-        base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        String(decoding: Base64URL.encode(self), as: UTF8.self)
     }
 
     init?(base64URLEncoded text: some StringProtocol) {
