@@ -5,8 +5,9 @@ import Logging
 
 /// The Ed25519 keys that sign and verify embed tokens, loaded from `signing_keys`.
 ///
-/// The newest unretired key signs, always naming itself in the `kid` header. Verification looks
-/// the `kid` up among every stored key: jwt-kit's "default key" fallback is cleared, so a token
+/// The newest unretired key signs (`EmbedTokenSigner`), always naming itself in the `kid`
+/// header. jwt-kit verifies, holding the public half of every stored key and looking the `kid`
+/// up among them: its "default key" fallback is cleared, so a token
 /// with a missing or unknown `kid` never reaches a key it did not name. Keys rotated by another
 /// process (`parley keys rotate`) are picked up within `refreshInterval`, or at once when a
 /// token names a `kid` this process has not seen (at most once per `unknownKidBackoff`, so
@@ -102,16 +103,13 @@ actor SigningKeyRing {
         var kids: Set<String> = []
         var newSigner: EmbedTokenSigner?
         for record in records {
-            let identifier = JWKIdentifier(string: record.kid)
             if record.retiredAt == nil, newSigner == nil {
                 let raw = try secretBox.unseal(record.privateKeySealed, label: "signing_key:\(record.kid)")
-                let key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-                await fresh.add(eddsa: EdDSA.PrivateKey(backing: key), kid: identifier)
-                newSigner = EmbedTokenSigner(kid: record.kid, key: key)
-            } else {
-                let key = try Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey)
-                await fresh.add(eddsa: EdDSA.PublicKey(backing: key), kid: identifier)
+                newSigner = EmbedTokenSigner(kid: record.kid, key: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
             }
+            // jwt-kit only verifies, so it is given public halves alone.
+            let key = try Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey)
+            await fresh.add(eddsa: EdDSA.PublicKey(backing: key), kid: JWKIdentifier(string: record.kid))
             kids.insert(record.kid)
         }
         _ = await fresh.clearDefault()
