@@ -23,7 +23,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
@@ -75,7 +74,7 @@ def executed_functions(profile, binary):
 
 def profile(binary, serve):
     """Runs `binary serve` under callgrind through one scenario; returns the profile's path."""
-    folder = tempfile.mkdtemp(prefix="parley-order-")
+    folder = bench.scratch("profile-")
     out = os.path.join(folder, "callgrind.out")
     callgrind = ["valgrind", "--tool=callgrind", "--demangle=no", "--dump-instr=no", f"--callgrind-out-file={out}"]
     saved, bench.BINARY = bench.BINARY, binary
@@ -121,10 +120,11 @@ def exercise(server):
 def main():
     built = bench.BINARY
     # valgrind 3.19 cannot read the DWARF 5 that clang writes; the symbol table is all it needs.
-    binary = os.path.join(tempfile.mkdtemp(prefix="parley-order-"), "parley")
-    subprocess.run(["objcopy", "--strip-debug", built, binary], check=True)
-    idle = executed_functions(profile(binary, serve=False), binary)
-    serving = executed_functions(profile(binary, serve=True), binary)
+    with bench.scratch_root("parley-order-"):
+        binary = os.path.join(bench.scratch("binary-"), "parley")
+        subprocess.run(["objcopy", "--strip-debug", built, binary], check=True)
+        idle = executed_functions(profile(binary, serve=False), binary)
+        serving = executed_functions(profile(binary, serve=True), binary)
     known = set(idle)
     order = idle + [function for function in serving if function not in known]
     with open(ORDER_FILE, "w") as file:

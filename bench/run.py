@@ -16,12 +16,14 @@ The fast provider and the stream client are `parley-bench` (Sources/ParleyBench)
 that neither is what the relay figures measure.
 """
 
+import contextlib
 import json
 import os
 import platform
 import re
 import resource
 import secrets
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -132,11 +134,41 @@ class Provider:
         self.process.wait(timeout=30)
 
 
+# Every folder a run makes (data folders, one of them seeded with a million messages, over 600 MB;
+# nginx's prefix; link_order.py's profiles) lives under one root, removed when the run ends.
+_scratch_root = None
+
+
+def scratch(prefix):
+    """A new empty folder under the run's root (under the system's temporary folder outside a run)."""
+    return tempfile.mkdtemp(prefix=prefix, dir=_scratch_root)
+
+
+@contextlib.contextmanager
+def scratch_root(prefix):
+    """Makes the root `scratch` folders go under for the `with` block, and removes it afterwards:
+    kept when the block fails, for inspection, or when BENCH_KEEP_DATA is set."""
+    global _scratch_root
+    _scratch_root = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield _scratch_root
+    except BaseException:
+        print(f"the run's folders are kept in {_scratch_root}", file=sys.stderr)
+        raise
+    else:
+        if os.environ.get("BENCH_KEEP_DATA"):
+            print(f"the run's folders are kept in {_scratch_root}", file=sys.stderr)
+        else:
+            shutil.rmtree(_scratch_root, ignore_errors=True)
+    finally:
+        _scratch_root = None
+
+
 class Nginx:
     """nginx relaying the provider with proxy_buffering off: the floor for a streaming relay."""
 
     def __init__(self, upstream_port):
-        self.prefix = tempfile.mkdtemp(prefix="parley-bench-nginx-")
+        self.prefix = scratch("nginx-")
         self.port = free_port()
         with open(os.path.join(self.prefix, "nginx.conf"), "w") as conf:
             conf.write(f"""
@@ -404,7 +436,7 @@ def measure_footprint(results):
     Beside each Parley, the idle Hummingbird server is measured the same way."""
     readies, parley, floor = [], [], []
     for _ in range(RUNS):
-        server = Server(tempfile.mkdtemp(prefix="parley-bench-fresh-"))
+        server = Server(scratch("fresh-"))
         readies.append(server.ready_ms)
         parley.append(resident_after_rest(server.process))
         server.stop()
@@ -446,13 +478,14 @@ def main():
     only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
     results = {}
     steps = [("footprint", lambda: measure_footprint(results)),
-             ("mint", lambda: measure_minting_and_history(results, tempfile.mkdtemp(prefix="parley-bench-"))),
-             ("relay", lambda: measure_relay(results, tempfile.mkdtemp(prefix="parley-bench-relay-"))),
-             ("hold", lambda: measure_hold(results, tempfile.mkdtemp(prefix="parley-bench-hold-")))]
-    for name, step in steps:
-        if not only or name in only:
-            print(f"measuring {name}…", file=sys.stderr)
-            step()
+             ("mint", lambda: measure_minting_and_history(results, scratch("mint-"))),
+             ("relay", lambda: measure_relay(results, scratch("relay-"))),
+             ("hold", lambda: measure_hold(results, scratch("hold-")))]
+    with scratch_root("parley-bench-"):
+        for name, step in steps:
+            if not only or name in only:
+                print(f"measuring {name}…", file=sys.stderr)
+                step()
     report(results)
 
 

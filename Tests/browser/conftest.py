@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import secrets
+import shutil
 import socket
 import string
 import subprocess
@@ -108,6 +109,7 @@ class Parley:
     def stop(self):
         self.process.terminate()
         self.process.wait(timeout=20)
+        shutil.rmtree(self.data, ignore_errors=True)
 
 
 class HostSite(BaseHTTPRequestHandler):

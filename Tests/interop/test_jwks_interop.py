@@ -11,6 +11,7 @@ Usage: test_jwks_interop.py PATH/TO/parley
 import json
 import os
 import secrets
+import shutil
 import socket
 import string
 import subprocess
@@ -64,7 +65,9 @@ class Parley:
 
     def stop(self):
         self.process.terminate()
-        return self.process.wait(timeout=20)
+        status = self.process.wait(timeout=20)
+        shutil.rmtree(self.data, ignore_errors=True)
+        return status
 
 
 def main() -> int:

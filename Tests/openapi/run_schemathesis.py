@@ -12,6 +12,7 @@ Prints "schemathesis: N passed, M failed" and exits non-zero when a pass fails.
 import json
 import os
 import secrets
+import shutil
 import socket
 import string
 import subprocess
@@ -43,7 +44,8 @@ def main():
     admin = "sk_admin_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PARLEY_ADMIN_KEY=admin, PARLEY_DATA_DIR=tempfile.mkdtemp(prefix="parley-st-"), PARLEY_PORT=str(port),
+    data = tempfile.mkdtemp(prefix="parley-st-")
+    env = dict(os.environ, PARLEY_ADMIN_KEY=admin, PARLEY_DATA_DIR=data, PARLEY_PORT=str(port),
                PARLEY_LOG_LEVEL="error")
     server = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = []
@@ -74,6 +76,7 @@ def main():
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
     passed = sum(results)
     print(f"schemathesis: {passed} passed, {len(results) - passed} failed")
     return 0 if results and all(results) else 1

@@ -17,6 +17,7 @@ Prints "release: N passed, M failed" and exits non-zero on any failure.
 """
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -51,7 +52,8 @@ def serves(binary):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, PARLEY_DATA_DIR=tempfile.mkdtemp(prefix="parley-release-"), PARLEY_PORT=str(port), PARLEY_LOG_LEVEL="error")
+    data = tempfile.mkdtemp(prefix="parley-release-")
+    env = dict(os.environ, PARLEY_DATA_DIR=data, PARLEY_PORT=str(port), PARLEY_LOG_LEVEL="error")
     process = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
@@ -65,6 +67,7 @@ def serves(binary):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def main():
