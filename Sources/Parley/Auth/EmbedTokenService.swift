@@ -66,7 +66,9 @@ struct EmbedTokenService: Sendable {
             name: user.name,
             md: metadata
         )
-        let (token, kid) = try await keyRing.sign(claims)
+        let signer = try await keyRing.currentSigner()
+        let token = try signer.sign(claims)
+        let kid = signer.kid
         var details: [String: JSONValue] = ["jti": .string(claims.jti), "bot_id": .string(bot.id), "ttl_seconds": .number(Double(ttl))]
         if let email = user.email { details["email"] = .string(email) }
         if let name = user.name { details["name"] = .string(name) }

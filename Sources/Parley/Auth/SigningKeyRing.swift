@@ -62,15 +62,14 @@ actor SigningKeyRing {
         return kid
     }
 
-    /// Signs `claims` with the current key.
-    ///
-    /// - Returns: the compact JWT and the `kid` that signed it.
-    func sign(_ claims: EmbedTokenClaims) async throws -> (token: String, kid: String) {
+    /// The signer of the current key. Tokens are signed by the caller, outside this actor, so
+    /// that concurrent mints sign on every core at once rather than one after another.
+    func currentSigner() async throws -> EmbedTokenSigner {
         if clock.now.timeIntervalSince(loadedAt) > refreshInterval {
             try await reload()
         }
         guard let signer else { throw ParleyError.internalError }
-        return (try signer.sign(claims), signer.kid)
+        return signer
     }
 
     /// Checks the signature of `token` with the key named `kid`.
