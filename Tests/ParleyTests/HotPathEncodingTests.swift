@@ -108,7 +108,7 @@ import Testing
         // The epoch and the second before it, leap days in a year divisible by 400 and in an
         // ordinary leap year, a century that is not a leap year, the last millisecond of a year.
         let days: [Int64] = [0, -1, 951_782_400_000, 951_868_799_999, 1_709_164_800_000, 4_107_542_400_000, 1_767_225_599_999]
-        // And a day in every month of the years around now, at varying times of day.
+        // And every 36 days or so from 2020 for a century, at varying times of day.
         let spread = (0..<1_000).map { Int64($0) * 3_123_456_789 + 1_577_836_800_000 }
         for milliseconds in days + spread {
             let parts = calendar.dateComponents([.year, .month, .day], from: Date(milliseconds: milliseconds))

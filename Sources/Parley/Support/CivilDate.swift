@@ -33,21 +33,37 @@ struct CivilDate: Equatable {
     var dayString: String {
         var text: [UInt8] = []
         text.reserveCapacity(10)
-        Self.appendDigits(year, count: 4, to: &text)
-        text.append(UInt8(ascii: "-"))
-        Self.appendDigits(month, count: 2, to: &text)
-        text.append(UInt8(ascii: "-"))
-        Self.appendDigits(day, count: 2, to: &text)
+        appendDay(to: &text)
         return String(decoding: text, as: UTF8.self)
     }
 
-    /// `value` in decimal, zero-padded on the left to `count` digits.
-    static func appendDigits<Value: BinaryInteger>(_ value: Value, count: Int, to output: inout [UInt8]) {
+    /// Appends `YYYY-MM-DD`.
+    func appendDay(to output: inout [UInt8]) {
+        output.appendDecimal(year, digits: 4)
+        output.append(UInt8(ascii: "-"))
+        output.appendDecimal(month, digits: 2)
+        output.append(UInt8(ascii: "-"))
+        output.appendDecimal(day, digits: 2)
+    }
+
+    /// Appends `HH:MM:SS`.
+    func appendTimeOfDay(to output: inout [UInt8]) {
+        output.appendDecimal(secondOfDay / 3600, digits: 2)
+        output.append(UInt8(ascii: ":"))
+        output.appendDecimal(secondOfDay / 60 % 60, digits: 2)
+        output.append(UInt8(ascii: ":"))
+        output.appendDecimal(secondOfDay % 60, digits: 2)
+    }
+}
+
+extension [UInt8] {
+    /// Appends a non-negative `value` in decimal, zero-padded on the left to `digits` digits.
+    mutating func appendDecimal<Value: BinaryInteger>(_ value: Value, digits: Int) {
         var divisor: Value = 1
-        for _ in 1..<count { divisor *= 10 }
+        for _ in 1..<digits { divisor *= 10 }
         var rest = value
         while divisor > 0 {
-            output.append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
+            append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
             rest %= divisor
             divisor /= 10
         }

@@ -34,36 +34,21 @@ struct JSONObjectWriter {
         key(name)
         let date = CivilDate(millisecondsSince1970: milliseconds)
         output.append(UInt8(ascii: "\""))
-        writeDigits(date.year, count: 4)
-        output.append(UInt8(ascii: "-"))
-        writeDigits(date.month, count: 2)
-        output.append(UInt8(ascii: "-"))
-        writeDigits(date.day, count: 2)
+        date.appendDay(to: &output)
         output.append(UInt8(ascii: "T"))
-        writeDigits(date.secondOfDay / 3600, count: 2)
-        output.append(UInt8(ascii: ":"))
-        writeDigits(date.secondOfDay / 60 % 60, count: 2)
-        output.append(UInt8(ascii: ":"))
-        writeDigits(date.secondOfDay % 60, count: 2)
+        date.appendTimeOfDay(to: &output)
         output.append("Z\"")
     }
 
     mutating func field(_ name: StaticString, _ value: Int) {
         key(name)
-        if value < 0 { output.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude
-        var digits = 1
-        while magnitude >= 10 {
-            magnitude /= 10
-            digits += 1
-        }
-        writeDigits(value.magnitude, count: digits)
+        writeInteger(Int64(value))
     }
 
     /// A finite number; JSON has no NaN or infinity, so those are written as `null`.
     mutating func field(_ name: StaticString, _ value: Double) {
         key(name)
-        if value.isFinite { output.append(contentsOf: value.description.utf8) } else { output.append("null") }
+        writeNumber(value)
     }
 
     mutating func field(_ name: StaticString, _ value: Bool) {
@@ -112,13 +97,7 @@ struct JSONObjectWriter {
         case .null: output.append("null")
         case .bool(let flag): output.append(flag ? "true" : "false")
         case .number(let number):
-            if number.rounded() == number, abs(number) < 1e15 {
-                output.append(contentsOf: String(Int64(number)).utf8)
-            } else if number.isFinite {
-                output.append(contentsOf: number.description.utf8)
-            } else {
-                output.append("null")
-            }
+            if let whole = JSONValue.wholeNumber(number) { writeInteger(whole) } else { writeNumber(number) }
         case .string(let text): JSONStringLiteral.write(text, into: &output)
         case .array(let elements):
             output.append(UInt8(ascii: "["))
@@ -139,8 +118,19 @@ struct JSONObjectWriter {
         }
     }
 
-    private mutating func writeDigits<Value: BinaryInteger>(_ value: Value, count: Int) {
-        CivilDate.appendDigits(value, count: count, to: &output)
+    private mutating func writeInteger(_ value: Int64) {
+        if value < 0 { output.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits = 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            digits += 1
+        }
+        output.appendDecimal(value.magnitude, digits: digits)
+    }
+
+    private mutating func writeNumber(_ value: Double) {
+        if value.isFinite { output.append(contentsOf: value.description.utf8) } else { output.append("null") }
     }
 
     private mutating func key(_ name: StaticString) {
