@@ -79,10 +79,12 @@ let package = Package(
             swiftSettings: strict
         ),
         // `make bench`'s compiled helpers: the fast provider every relay is measured against, the load
-        // client, and the idle Hummingbird server that is the floor for idle memory.
+        // client, the idle Hummingbird server that is the floor for idle memory, and the bare
+        // Hummingbird-and-libcurl relay that is the floor for the relay on Parley's own stack.
         .executableTarget(
             name: "parley-bench",
             dependencies: [
+                "CurlStream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -5,8 +5,9 @@
   * token minting (POST /api/v1/embed/generate-token, audit writes on) against the floor of the
     same server's GET /healthz, with wrk at 32 connections;
   * reply relay: time to first token and total time of a 50-chunk reply (20 ms apart) straight
-    from the fast provider, through nginx (proxy_buffering off) and through Parley, at 1, 100 and
-    1,000 concurrent streams;
+    from the fast provider, through nginx (proxy_buffering off), through the bare relay on Parley's
+    stack (Hummingbird and libcurl passing bytes through) and through Parley, at 1, 100 and 1,000
+    concurrent streams;
   * concurrent streams: N long replies held open at once (1,000, 2,500, 5,000): errors, peak RSS,
     RSS per stream, CPU;
   * history: p99 of GET …/messages?limit=50 and of the conversation list with 1,000,000 messages
@@ -320,23 +321,27 @@ def relay_arrivals(concurrency):
 def measure_relay(results, data):
     provider = Provider(chunks=50, interval_ms=20)
     nginx = Nginx(provider.port)
+    bare = HelperServer("bare-relay", "--upstream-port", str(provider.port))
     server = Server(data, PARLEY_ALLOW_PRIVATE_UPSTREAMS="1", PARLEY_SQLITE_SYNCHRONOUS="full")
     tenant = ChatTenant(server, max(relay_counts(c) for c in RELAY_CONCURRENCY))
     tenant.add_bot("fast", provider.port)
     for concurrency in RELAY_CONCURRENCY:
         count = relay_counts(concurrency)
         for arrival, spread in relay_arrivals(concurrency):
-            runs = {"direct": [], "nginx": [], "parley": []}
+            runs = {"direct": [], "nginx": [], "bare": [], "parley": []}
             for _ in range(RUNS):
                 runs["direct"].append(streams(provider.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
                 runs["nginx"].append(with_cpu_per_stream(nginx.cpu_seconds, count, lambda: streams(
                     nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
+                runs["bare"].append(with_cpu_per_stream(bare.cpu_seconds, count, lambda: streams(
+                    bare.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
                 runs["parley"].append(with_cpu_per_stream(lambda: cpu_seconds(server.process.pid), count, lambda: streams(
                     server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS, spread)))
             key = f"relay_{concurrency}_{arrival}"
             results[key] = {path: median_of(measured) for path, measured in runs.items()}
             print(f"relay at {concurrency} ({arrival}): {results[key]}", file=sys.stderr)
     server.stop()
+    bare.stop()
     nginx.stop()
     provider.stop()
 
@@ -403,12 +408,16 @@ def seed_history(database, workspace, bot, user, messages=1_000_000, per_convers
     return f"conv_bench{conversations // 2:011d}"
 
 
-class IdleServer:
-    """`parley-bench idle-server`: Hummingbird with one route, the floor for Parley's idle memory."""
+class HelperServer:
+    """A `parley-bench` server subcommand on a free port, ready once it answers `GET /readyz`:
+    `idle-server` (Hummingbird with one route, the floor for Parley's idle memory) or `bare-relay`
+    (Hummingbird and libcurl passing the provider's bytes through, the floor for Parley's relay on
+    its own stack)."""
 
-    def __init__(self):
+    def __init__(self, command, *arguments):
         self.port = free_port()
-        self.process = subprocess.Popen([BENCH, "idle-server", "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen([BENCH, command, "--port", str(self.port), *arguments],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()
         while True:
             try:
@@ -416,8 +425,11 @@ class IdleServer:
                 return
             except OSError:
                 if time.monotonic() - started > 30:
-                    raise RuntimeError("the idle server did not start")
+                    raise RuntimeError(f"parley-bench {command} did not start")
                 time.sleep(0.002)
+
+    def cpu_seconds(self):
+        return cpu_seconds(self.process.pid)
 
     def stop(self):
         self.process.terminate()
@@ -440,7 +452,7 @@ def measure_footprint(results):
         readies.append(server.ready_ms)
         parley.append(resident_after_rest(server.process))
         server.stop()
-        idle = IdleServer()
+        idle = HelperServer("idle-server")
         floor.append(resident_after_rest(idle.process))
         idle.stop()
     results["footprint"] = {"binary_mib": os.path.getsize(BINARY) / 1048576, "ready_ms": statistics.median(readies),
@@ -489,6 +501,14 @@ def main():
     report(results)
 
 
+def relative(added, floor_added, name, reverse=False):
+    """"; 3.1 × nginx's added p50", or with `reverse` "; Parley's added p50 is 3.1 × this": one
+    added time as a multiple of another, when the other is above zero."""
+    if floor_added <= 0:
+        return ""
+    return f"; {name}'s added p50 is {added / floor_added:.1f} × this" if reverse else f"; {added / floor_added:.1f} × {name}'s added p50"
+
+
 def report(results):
     rows = []
     if "footprint" in results:
@@ -521,21 +541,29 @@ def report(results):
             continue
         label = f"{concurrency} stream(s)" if concurrency == 1 else (
             f"{concurrency:,} streams sent at once" if arrival == "burst" else f"{concurrency:,} streams, arrivals spread over {spread / 1000:g} s")
-        d, n, p = relay["direct"], relay["nginx"], relay["parley"]
+        d, n, b, p = relay["direct"], relay["nginx"], relay["bare"], relay["parley"]
         added = {q: p[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
         nginx_added = {q: n[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
+        bare_added = {q: b[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
         target = {100: "+≤ 2 ms p50, +≤ 10 ms p99", 1000: "≤ 1.5 × nginx's added"}.get(concurrency, "")
-        ratio = f"; {added['p50'] / nginx_added['p50']:.1f} × nginx's added p50" if nginx_added["p50"] > 0 else ""
+        ratio = relative(added['p50'], nginx_added['p50'], "nginx")
         rows += [
             (f"Relay, {label}: time to first token p50 / p99",
              f"{p['ttft_p50']:.2f} / {p['ttft_p99']:.2f} ms (+{added['p50']:.2f} / +{added['p99']:.2f})", target,
              f"direct {d['ttft_p50']:.2f} / {d['ttft_p99']:.2f} ms; nginx {n['ttft_p50']:.2f} / {n['ttft_p99']:.2f} ms "
              f"(+{nginx_added['p50']:.2f} / +{nginx_added['p99']:.2f}){ratio}"),
             (f"Relay, {label}: total time p50 / p99", f"{p['total_p50']:.0f} / {p['total_p99']:.0f} ms", "",
-             f"direct {d['total_p50']:.0f} / {d['total_p99']:.0f} ms; nginx {n['total_p50']:.0f} / {n['total_p99']:.0f} ms"),
-            (f"Relay, {label}: errors", f"{p['errors']:.0f}", "0", f"direct {d['errors']:.0f}, nginx {n['errors']:.0f}"),
+             f"direct {d['total_p50']:.0f} / {d['total_p99']:.0f} ms; nginx {n['total_p50']:.0f} / {n['total_p99']:.0f} ms; "
+             f"bare relay {b['total_p50']:.0f} / {b['total_p99']:.0f} ms"),
+            (f"Relay, {label}: errors", f"{p['errors']:.0f}", "0",
+             f"direct {d['errors']:.0f}, nginx {n['errors']:.0f}, bare relay {b['errors']:.0f}"),
             (f"Relay, {label}: CPU per stream", f"{p['cpu_ms_per_stream']:.2f} ms", "",
-             f"nginx {n['cpu_ms_per_stream']:.2f} ms ({p['cpu_ms_per_stream'] / n['cpu_ms_per_stream']:.1f} ×)"),
+             f"nginx {n['cpu_ms_per_stream']:.2f} ms ({p['cpu_ms_per_stream'] / n['cpu_ms_per_stream']:.1f} ×); "
+             f"bare relay {b['cpu_ms_per_stream']:.2f} ms ({p['cpu_ms_per_stream'] / b['cpu_ms_per_stream']:.1f} ×)"),
+            (f"Relay, {label}: the bare relay on Parley's stack, time to first token p50 / p99",
+             f"{b['ttft_p50']:.2f} / {b['ttft_p99']:.2f} ms (+{bare_added['p50']:.2f} / +{bare_added['p99']:.2f})", target,
+             f"Hummingbird and libcurl passing bytes through (`parley-bench bare-relay`): no token, no storage, no parsing"
+             f"{relative(bare_added['p50'], nginx_added['p50'], 'nginx')}{relative(added['p50'], bare_added['p50'], 'Parley', reverse=True)}"),
         ]
     for count in HOLD_STREAMS:
         hold = results.get(f"hold_{count}")
@@ -553,7 +581,9 @@ wrk: 2 threads × {CONNECTIONS} connections for {DURATION}. Relay: a 50-chunk re
 from the compiled fast provider; "+" is the time added over the straight-to-provider figure at the
 same concurrency and arrival pattern ("sent at once": every stream's request at the same instant, and
 since every reply lasts the same time they stay in step; "spread": first requests spread evenly over
-one reply's length, so requests arrive steadily). Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
+one reply's length, so requests arrive steadily). The bare relay (`parley-bench bare-relay`) is
+Hummingbird and Parley's libcurl client with nothing between them: the floor for a relay on Parley's
+stack, beside nginx's floor for any relay. Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
 stream is (peak − idle) / N, on a fresh server for each N. Each figure is the median of {RUNS} runs (held streams: one run per N).
 
 {table}
