@@ -12,6 +12,12 @@ import ServiceLifecycle
 /// service runs a `PASSIVE` checkpoint on a connection of its own every `interval`. A passive
 /// checkpoint never takes the write lock, so commits carry on while it works; frames still in a
 /// reader's snapshot wait for the next round.
+///
+/// The rounds are short (100 ms) because a round's cost falls on the commits beside it: the more
+/// log it copies, the longer their syncs wait behind its writes. Minting at about 9,000 tokens a
+/// second, p99 was 7.6–9.7 ms with 100 ms rounds against 14–22 ms with 500 ms (six runs each,
+/// interleaved, 2026-12-02), at the same rate. A round with nothing to copy reads only the log's
+/// index.
 struct WALCheckpointer: Service {
     /// A connection used for nothing else, so a checkpoint never waits for the pool's writer.
     let connection: DatabaseQueue
@@ -19,7 +25,7 @@ struct WALCheckpointer: Service {
     let logger: Logger
 
     /// Opens the checkpointing connection to the database file at `path`.
-    init(path: String, interval: Duration = .milliseconds(500), logger: Logger) throws {
+    init(path: String, interval: Duration = .milliseconds(100), logger: Logger) throws {
         var configuration = Configuration()
         configuration.label = "Parley.WALCheckpointer"
         self.connection = try DatabaseQueue(path: path, configuration: configuration)
