@@ -282,6 +282,19 @@ import Testing
         #expect(try await rowsInTheFileAlone("after.sqlite") == 2_000)
     }
 
+    /// The checkpointer comes back soon while the log changes between rounds, and slowly once it
+    /// stays put; the first write after a quiet spell makes it quick again.
+    @Test func checkpointsComeQuicklyWhileTheLogChangesAndSlowlyOnceItStops() {
+        let pace = CheckpointPace(busy: .milliseconds(100), idle: .milliseconds(500))
+        #expect(pace.pause(afterLogPages: 0) == .milliseconds(100), "the first round knows nothing yet")
+        #expect(pace.pause(afterLogPages: 40) == .milliseconds(100))
+        #expect(pace.pause(afterLogPages: 90) == .milliseconds(100))
+        #expect(pace.pause(afterLogPages: 90) == .milliseconds(500), "nothing written since the last round")
+        #expect(pace.pause(afterLogPages: 90) == .milliseconds(500))
+        // A writer restarts the log from its start once everything was copied: shorter, not longer.
+        #expect(pace.pause(afterLogPages: 3) == .milliseconds(100))
+    }
+
     /// One round saves the new text of every streaming reply in one transaction. A reply that has
     /// ended keeps its final text whatever a later round finds, and a forgotten one is not
     /// written again.

@@ -1,6 +1,7 @@
 import GRDB
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Copies the write-ahead log back into the database file away from the write path.
 ///
@@ -13,23 +14,24 @@ import ServiceLifecycle
 /// checkpoint never takes the write lock, so commits carry on while it works; frames still in a
 /// reader's snapshot wait for the next round.
 ///
-/// The rounds are short (100 ms) because a round's cost falls on the commits beside it: the more
-/// log it copies, the longer their syncs wait behind its writes. Minting at about 9,000 tokens a
-/// second, p99 was 7.6–9.7 ms with 100 ms rounds against 14–22 ms with 500 ms (six runs each,
-/// interleaved, 2026-12-02), at the same rate. A round with nothing to copy reads only the log's
-/// index.
+/// While the log grows, rounds are short (`CheckpointPace.busy`, 100 ms), because a round's cost
+/// falls on the commits beside it: the more log it copies, the longer their syncs wait behind its
+/// writes. Minting at about 9,000 tokens a second, p99 was 7.6–9.7 ms with 100 ms rounds against
+/// 14–22 ms with 500 ms (six runs each, interleaved, 2026-12-02), at the same rate. Once a round
+/// finds the log as it was, the next waits `CheckpointPace.idle` (500 ms), so an idle server does
+/// not wake ten times a second for nothing.
 struct WALCheckpointer: Service {
     /// A connection used for nothing else, so a checkpoint never waits for the pool's writer.
     let connection: DatabaseQueue
-    let interval: Duration
+    let pace: CheckpointPace
     let logger: Logger
 
     /// Opens the checkpointing connection to the database file at `path`.
-    init(path: String, interval: Duration = .milliseconds(100), logger: Logger) throws {
+    init(path: String, pace: CheckpointPace = CheckpointPace(), logger: Logger) throws {
         var configuration = Configuration()
         configuration.label = "Parley.WALCheckpointer"
         self.connection = try DatabaseQueue(path: path, configuration: configuration)
-        self.interval = interval
+        self.pace = pace
         self.logger = logger
     }
 
@@ -45,9 +47,32 @@ struct WALCheckpointer: Service {
 
     func run() async throws {
         await repeatUntilShutdown(
-            every: interval, logger: logger, level: .warning, failure: "WAL checkpoint failed; SQLite's backstop checkpoint still bounds the log"
-        ) {
-            try await checkpoint()
+            afterFailure: pace.idle, logger: logger, level: .warning,
+            failure: "WAL checkpoint failed; SQLite's backstop checkpoint still bounds the log"
+        ) { [pace] in
+            let logPages = try await checkpoint().logPages
+            return pace.pause(afterLogPages: logPages)
+        }
+    }
+}
+
+/// How long the checkpointer waits between rounds: `busy` while the log changes from one round to
+/// the next, `idle` once it stays the same.
+final class CheckpointPace: Sendable {
+    let busy: Duration
+    let idle: Duration
+    private let lastLogPages = Mutex<Int?>(nil)
+
+    init(busy: Duration = .milliseconds(100), idle: Duration = .milliseconds(500)) {
+        self.busy = busy
+        self.idle = idle
+    }
+
+    /// The pause after a round that found the log `logPages` long.
+    func pause(afterLogPages logPages: Int) -> Duration {
+        lastLogPages.withLock { last in
+            defer { last = logPages }
+            return logPages == last ? idle : busy
         }
     }
 }
