@@ -10,7 +10,7 @@ import Synchronization
 /// file is synced. With a thousand streaming replies saving their text every second that stall
 /// was measured at 250–420 ms, and a new message's first token waited behind it. Here the pool's
 /// automatic threshold is raised to a backstop (`ParleyDatabase.backstopCheckpointPages`) and this
-/// service runs a `PASSIVE` checkpoint on a connection of its own every `interval`. A passive
+/// service runs a `PASSIVE` checkpoint on a connection of its own, again and again. A passive
 /// checkpoint never takes the write lock, so commits carry on while it works; frames still in a
 /// reader's snapshot wait for the next round.
 ///
