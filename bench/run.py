@@ -501,12 +501,15 @@ def main():
     report(results)
 
 
-def relative(added, floor_added, name, reverse=False):
-    """"; 3.1 × nginx's added p50", or with `reverse` "; Parley's added p50 is 3.1 × this": one
-    added time as a multiple of another, when the other is above zero."""
-    if floor_added <= 0:
-        return ""
-    return f"; {name}'s added p50 is {added / floor_added:.1f} × this" if reverse else f"; {added / floor_added:.1f} × {name}'s added p50"
+def ratio_note(template, value, floor):
+    """`template` filled with value / floor ("; 3.1 × nginx's added p50"), or nothing when `floor`
+    is not above zero: a multiple of nothing, or of a negative, says nothing."""
+    return template.format(value / floor) if floor > 0 else ""
+
+
+def added_over(direct, measured):
+    """The time to first token `measured` adds over `direct`, at p50 and p99."""
+    return {q: measured[f"ttft_{q}"] - direct[f"ttft_{q}"] for q in ("p50", "p99")}
 
 
 def report(results):
@@ -542,11 +545,9 @@ def report(results):
         label = f"{concurrency} stream(s)" if concurrency == 1 else (
             f"{concurrency:,} streams sent at once" if arrival == "burst" else f"{concurrency:,} streams, arrivals spread over {spread / 1000:g} s")
         d, n, b, p = relay["direct"], relay["nginx"], relay["bare"], relay["parley"]
-        added = {q: p[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
-        nginx_added = {q: n[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
-        bare_added = {q: b[f"ttft_{q}"] - d[f"ttft_{q}"] for q in ("p50", "p99")}
+        added, nginx_added, bare_added = added_over(d, p), added_over(d, n), added_over(d, b)
         target = {100: "+≤ 2 ms p50, +≤ 10 ms p99", 1000: "≤ 1.5 × nginx's added"}.get(concurrency, "")
-        ratio = relative(added['p50'], nginx_added['p50'], "nginx")
+        ratio = ratio_note("; {:.1f} × nginx's added p50", added["p50"], nginx_added["p50"])
         rows += [
             (f"Relay, {label}: time to first token p50 / p99",
              f"{p['ttft_p50']:.2f} / {p['ttft_p99']:.2f} ms (+{added['p50']:.2f} / +{added['p99']:.2f})", target,
@@ -563,7 +564,8 @@ def report(results):
             (f"Relay, {label}: the bare relay on Parley's stack, time to first token p50 / p99",
              f"{b['ttft_p50']:.2f} / {b['ttft_p99']:.2f} ms (+{bare_added['p50']:.2f} / +{bare_added['p99']:.2f})", target,
              f"Hummingbird and libcurl passing bytes through (`parley-bench bare-relay`): no token, no storage, no parsing"
-             f"{relative(bare_added['p50'], nginx_added['p50'], 'nginx')}{relative(added['p50'], bare_added['p50'], 'Parley', reverse=True)}"),
+             + ratio_note("; {:.1f} × nginx's added p50", bare_added["p50"], nginx_added["p50"])
+             + ratio_note("; Parley's added p50 is {:.1f} × this", added["p50"], bare_added["p50"])),
         ]
     for count in HOLD_STREAMS:
         hold = results.get(f"hold_{count}")

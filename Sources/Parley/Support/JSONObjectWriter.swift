@@ -53,7 +53,7 @@ struct JSONObjectWriter {
 
     mutating func field(_ name: StaticString, _ value: Bool) {
         key(name)
-        output.append(value ? "true" : "false")
+        write(.bool(value))
     }
 
     /// Any JSON value, for the free-form parts (a token's metadata): object keys sorted, and
@@ -108,11 +108,11 @@ struct JSONObjectWriter {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (index, name) in members.keys.sorted().enumerated() {
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                JSONStringLiteral.write(name, into: &output)
+                JSONStringLiteral.write(member.key, into: &output)
                 output.append(UInt8(ascii: ":"))
-                write(members[name]!)
+                write(member.value)
             }
             output.append(UInt8(ascii: "}"))
         }
