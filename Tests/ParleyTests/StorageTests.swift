@@ -251,6 +251,40 @@ import Testing
         #expect(await committer.largestBatch > 1, "concurrent writes shared a transaction")
     }
 
+    /// A read gives its connection back as soon as its block returns, not when the awaiting task
+    /// next runs: under load that task waits its turn for a thread, and the connection would wait
+    /// with it. Here the task's executor is stalled while another read needs the pool's only
+    /// connection, and that read still goes through.
+    @Test func aReadReleasesItsConnectionBeforeItsTaskResumes() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = Configuration()
+        configuration.maximumReaderCount = 1
+        let pool = try DatabasePool(path: folder.appendingPathComponent("one-reader.sqlite").path, configuration: configuration)
+        let executor = StallableExecutor()
+        let first = Task(executorPreference: executor) {
+            try await pool.readPromptly { db in
+                executor.stall()
+                return try Int.fetchOne(db, sql: "SELECT 1")
+            }
+        }
+        await executor.untilStalled()
+        let second = try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask { try await pool.readPromptly { db in try Int.fetchOne(db, sql: "SELECT 2") } }
+            group.addTask {
+                try await Task.sleep(for: .seconds(10))
+                executor.resume()  // so the stuck read, and this group, can end
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        executor.resume()
+        #expect(second == 2, "the second read waited for the first read's task to run again")
+        #expect(try await first.value == 1)
+    }
+
     /// Commits leave the log to the checkpointer: SQLite's own checkpoint waits for the backstop,
     /// and a passive checkpoint on the checkpointer's connection copies every page back while the
     /// pool stays open, after which the database file alone holds the rows.
@@ -427,5 +461,39 @@ import Testing
         revoked.revokedAt = 1
         #expect(try await cache.token(jti: "jti_1") { revoked } == revoked, "the token the overlapped load read was not kept")
         #expect(try await cache.workspace("ws_cache") { Self.workspace("after the write") }?.name == "after the write")
+    }
+}
+
+/// A task executor on a queue of its own, which a test can stall: while stalled, no task that
+/// prefers it runs.
+private final class StallableExecutor: TaskExecutor {
+    private let queue = DispatchQueue(label: "stallable-executor")
+    private let stalled = DispatchSemaphore(value: 0)
+    private let resumed = DispatchSemaphore(value: 0)
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    /// Parks the queue until `resume()`; what is enqueued meanwhile runs after.
+    func stall() {
+        queue.async {
+            self.stalled.signal()
+            self.resumed.wait()
+        }
+    }
+
+    func untilStalled() async {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.stalled.wait()
+                continuation.resume()
+            }
+        }
+    }
+
+    func resume() {
+        resumed.signal()
     }
 }

@@ -144,7 +144,7 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord? {
-        try await writer.read { db in try Self.conversation(db, id: id, owner: owner) }
+        try await writer.readPromptly { db in try Self.conversation(db, id: id, owner: owner) }
     }
 
     private static func conversation(_ db: Database, id: String, owner: ConversationOwner) throws -> ConversationRecord? {
@@ -152,14 +152,14 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func conversationInWorkspace(_ id: String, workspaceID: String) async throws -> ConversationRecord? {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try ConversationRecord.filter(Column("workspace_id") == workspaceID && Column("id") == id).fetchOne(db)
         }
     }
 
     func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord> {
         let after = try cursor.map { try Cursor.decode($0, parts: 2) }
-        let rows = try await writer.read { db in
+        let rows = try await writer.readPromptly { db in
             if let after, let updatedAt = Int64(after[0]), let seq = Int64(after[1]) {
                 return try ConversationRecord.fetchAll(
                     db.cachedStatement(sql: SQL.conversationsAfter),
@@ -189,13 +189,13 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool) {
-        try await writer.read { db in try Self.messages(db, conversationID: conversationID, limit: limit, before: before) }
+        try await writer.readPromptly { db in try Self.messages(db, conversationID: conversationID, limit: limit, before: before) }
     }
 
     func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
         -> (items: [MessageRecord], hasMore: Bool)?
     {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             guard try Self.conversation(db, id: conversationID, owner: owner) != nil else { return nil }
             return try Self.messages(db, conversationID: conversationID, limit: limit, before: before)
         }
@@ -231,7 +231,7 @@ struct SQLiteChatStore: ChatStore {
     func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
         -> ReplyContext?
     {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             guard let conversation = try Self.conversation(db, id: conversationID, owner: owner) else { return nil }
             return ReplyContext(
                 conversation: conversation,
@@ -245,13 +245,13 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func message(_ id: String, conversationID: String) async throws -> MessageRecord? {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try MessageRecord.filter(Column("conversation_id") == conversationID && Column("id") == id).fetchOne(db)
         }
     }
 
     func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair? {
-        try await writer.read { db in try Self.reply(db, toClientMessageID: clientMessageID, conversationID: conversationID) }
+        try await writer.readPromptly { db in try Self.reply(db, toClientMessageID: clientMessageID, conversationID: conversationID) }
     }
 
     private static func reply(_ db: Database, toClientMessageID clientMessageID: String, conversationID: String) throws -> ReplyPair? {
@@ -333,7 +333,7 @@ struct SQLiteChatStore: ChatStore {
     }
 
     func outputTokens(workspaceID: String, day: String) async throws -> Int {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try Int.fetchOne(
                 db, sql: "SELECT coalesce(sum(output_tokens), 0) FROM usage_daily WHERE workspace_id = ? AND day = ?",
                 arguments: [workspaceID, day]) ?? 0
@@ -350,7 +350,7 @@ struct SQLiteChatStore: ChatStore {
         -> Page<ConversationRecord>
     {
         let after = try cursor.map { try Cursor.decode($0, parts: 2) }
-        let rows = try await writer.read { db in
+        let rows = try await writer.readPromptly { db in
             var request = ConversationRecord.filter(Column("workspace_id") == workspaceID)
             if let userID { request = request.filter(Column("user_id") == userID) }
             if let updatedSince { request = request.filter(Column("updated_at") >= updatedSince) }
@@ -396,7 +396,7 @@ struct SQLiteChatStore: ChatStore {
 
     func usage(workspaceID: String, from: String, to: String, groupBy column: String) async throws -> [UsageRow] {
         precondition(["day", "bot_id", "user_id"].contains(column))
-        return try await writer.read { db in
+        return try await writer.readPromptly { db in
             try UsageRow.fetchAll(
                 db,
                 sql: """

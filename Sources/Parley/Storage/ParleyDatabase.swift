@@ -62,6 +62,6 @@ public struct ParleyDatabase: Sendable {
 
     /// For `/readyz`: a read that touches the file.
     public func isReachable() async -> Bool {
-        (try? await writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") }) != nil
+        (try? await writer.readPromptly { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") }) != nil
     }
 }

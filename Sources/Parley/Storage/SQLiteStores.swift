@@ -17,13 +17,13 @@ struct SQLiteWorkspaceStore: WorkspaceStore {
 
     func find(_ id: String) async throws -> WorkspaceRecord? {
         try await cache.workspace(id) {
-            try await writer.read { db in try WorkspaceRecord.lookUp(db, id: id) }
+            try await writer.readPromptly { db in try WorkspaceRecord.lookUp(db, id: id) }
         }
     }
 
     func list(ids: Set<String>?, limit: Int, cursor: String?) async throws -> Page<WorkspaceRecord> {
         let after = try cursor.map { try Cursor.decode($0, parts: 2) }
-        let rows = try await writer.read { db in
+        let rows = try await writer.readPromptly { db in
             var request = WorkspaceRecord.all()
             if let ids { request = request.filter(ids.contains(Column("id"))) }
             if let after, let createdAt = Int64(after[0]) {
@@ -67,18 +67,18 @@ struct SQLiteBotStore: BotStore {
 
     func find(workspaceID: String, botID: String) async throws -> BotRecord? {
         try await cache.bot(.init(workspaceID: workspaceID, botID: botID)) {
-            try await writer.read { db in try BotRecord.lookUp(db, workspaceID: workspaceID, botID: botID) }
+            try await writer.readPromptly { db in try BotRecord.lookUp(db, workspaceID: workspaceID, botID: botID) }
         }
     }
 
     func list(workspaceID: String) async throws -> [BotRecord] {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try BotRecord.filter(Column("workspace_id") == workspaceID).order(Column("created_at"), Column("id")).fetchAll(db)
         }
     }
 
     func workspaceID(ofBot botID: String) async throws -> String? {
-        try await writer.read { db in try String.fetchOne(db, sql: "SELECT workspace_id FROM bots WHERE id = ?", arguments: [botID]) }
+        try await writer.readPromptly { db in try String.fetchOne(db, sql: "SELECT workspace_id FROM bots WHERE id = ?", arguments: [botID]) }
     }
 
     func update(_ bot: BotRecord, makeDefault: Bool, audit: AuditEvent) async throws {
@@ -123,7 +123,7 @@ struct SQLiteCredentialStore: CredentialStore {
     }
 
     func listAPIKeys(workspaceID: String) async throws -> [APIKeyRecord] {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try APIKeyRecord.filter(Column("workspace_id") == workspaceID)
                 .order(Column("created_at").desc, Column("id").desc).fetchAll(db)
         }
@@ -143,7 +143,7 @@ struct SQLiteCredentialStore: CredentialStore {
 
     func findAPIKey(secretHash: Data) async throws -> APIKeyRecord? {
         try await cache.apiKey(secretHash: secretHash) {
-            try await writer.read { db in try APIKeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db) }
+            try await writer.readPromptly { db in try APIKeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db) }
         }
     }
 
@@ -161,7 +161,7 @@ struct SQLiteCredentialStore: CredentialStore {
     }
 
     func findAdminKey(secretHash: Data) async throws -> AdminKeyRecord? {
-        try await writer.read { db in try AdminKeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db) }
+        try await writer.readPromptly { db in try AdminKeyRecord.filter(Column("secret_hash") == secretHash).fetchOne(db) }
     }
 }
 
@@ -169,7 +169,7 @@ struct SQLiteSigningKeyStore: SigningKeyStore {
     let writer: any DatabaseWriter
 
     func allSigningKeys() async throws -> [SigningKeyRecord] {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try SigningKeyRecord.order(Column("created_at").desc, Column("kid").desc).fetchAll(db)
         }
     }
@@ -183,7 +183,7 @@ struct SQLiteSigningKeyStore: SigningKeyStore {
     }
 
     func publishableSigningKeys(now: Int64) async throws -> [SigningKeyRecord] {
-        try await writer.read { db in
+        try await writer.readPromptly { db in
             try SigningKeyRecord.fetchAll(
                 db,
                 sql: """
@@ -211,13 +211,13 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
 
     func findToken(jti: String) async throws -> EmbedTokenRecord? {
         try await cache.token(jti: jti) {
-            try await writer.read { db in try EmbedTokenRecord.lookUp(db, jti: jti) }
+            try await writer.readPromptly { db in try EmbedTokenRecord.lookUp(db, jti: jti) }
         }
     }
 
     func findToken(jti: String, withWorkspace workspaceID: String) async throws -> (EmbedTokenRecord?, WorkspaceRecord?) {
         try await cache.token(jti: jti, workspaceID: workspaceID) {
-            try await writer.read { db in
+            try await writer.readPromptly { db in
                 (try EmbedTokenRecord.lookUp(db, jti: jti), try WorkspaceRecord.lookUp(db, id: workspaceID))
             }
         }
@@ -264,7 +264,7 @@ struct SQLiteAuditStore: AuditStore {
 
     func list(workspaceID: String, type: String?, since: Int64?, limit: Int, cursor: String?) async throws -> Page<AuditEvent> {
         let before = try cursor.map(Cursor.decodeInteger)
-        let rows = try await writer.read { db in
+        let rows = try await writer.readPromptly { db in
             var request = AuditEvent.filter(Column("workspace_id") == workspaceID)
             if let type { request = request.filter(Column("type") == type) }
             if let since { request = request.filter(Column("created_at") >= since) }
