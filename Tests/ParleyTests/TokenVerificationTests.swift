@@ -156,6 +156,16 @@ struct TokenForge {
 
     /// A header past the HTTP parser's 80 KiB cap never reaches Parley: the connection answers
     /// 400 and closes, and the server goes on serving.
+    /// The shape check every embed request passes before anything else: three non-empty base64url
+    /// segments, and the first is the header.
+    @Test func onlyThreeNonEmptyBase64URLSegmentsMakeACompactJWT() {
+        #expect(EmbedTokenService.headerSegment(ofCompactJWT: "eyJh.eyJz.c2ln") == "eyJh")
+        #expect(EmbedTokenService.headerSegment(ofCompactJWT: "a-_9.B.c") == "a-_9")
+        for malformed in ["", "abc", "a.b", "a.b.c.d", ".b.c", "a..c", "a.b.", "...", "a.b.c=", "a+b.c.d", "a/b.c.d", "é.b.c", "a.b.c\n"] {
+            #expect(EmbedTokenService.headerSegment(ofCompactJWT: malformed) == nil, "\(malformed)")
+        }
+    }
+
     @Test func aHundredKilobyteHeaderIsRefusedByTheHTTPLayer() async throws {
         try await withToken { api, _, token, _, _ throws in
             let huge = token + String(repeating: "A", count: 100_000)
