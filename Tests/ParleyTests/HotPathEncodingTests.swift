@@ -198,13 +198,30 @@ import Testing
     /// Runs of bytes that need no escape are copied whole; an escape must still be found and
     /// written at any offset, next to multi-byte characters too.
     @Test func aStringLiteralEscapesAtEveryOffsetAsJSONEncoderDoes() throws {
-        for special in ["\"", "\\", "\n", "\u{00}", "\u{1F}", "\u{7F}", "é", "🙂"] {
-            for length in [7, 8, 9, 16, 23] {
+        for special in ["\"", "\\", "\n", "\u{00}", "\u{1F}", " ", "!", "#", "[", "]", "\u{7F}", "é", "🙂"] {
+            for length in [7, 8, 9, 15, 16, 17, 23, 24, 25, 40] {
                 for offset in 0..<length {
                     let text = String(repeating: "a", count: offset) + special + String(repeating: "é", count: (length - offset) / 2)
                     var written: [UInt8] = []
                     JSONStringLiteral.write(text, into: &written)
                     #expect(String(decoding: written, as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(text), as: UTF8.self))
+                }
+            }
+        }
+    }
+
+    /// The eight-bytes-at-a-time test that finds the bytes to escape: every byte value, in every
+    /// position of a word of plain letters, and beside a byte just above each limit.
+    @Test func aWordNeedsLookingAtExactlyWhenOneOfItsBytesNeedsEscaping() {
+        for value in 0...255 {
+            let byte = UInt8(value)
+            let needsEscape = byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+            for lane in 0..<8 {
+                for filler: UInt8 in [UInt8(ascii: "a"), 0x20, 0x23, 0x5D, 0x80, 0xFF] {
+                    var bytes = [UInt8](repeating: filler, count: 8)
+                    bytes[lane] = byte
+                    let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    #expect(JSONStringLiteral.mayNeedEscape(word) == needsEscape, "byte \(value) in lane \(lane) among \(filler)")
                 }
             }
         }

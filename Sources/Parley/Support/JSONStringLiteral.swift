@@ -10,33 +10,62 @@ import NIOCore
 /// So the literal never holds a raw line break, which keeps each SSE `data:` line whole.
 enum JSONStringLiteral {
     /// Appends `text` as a JSON string literal, quotes included. Runs of bytes that need no
-    /// escape (nearly all of them) are copied in one go.
+    /// escape (nearly all of them) are copied in one go, and found eight bytes at a time.
     static func write(_ text: String, into output: inout some JSONByteOutput) {
         var text = text
         text.withUTF8 { bytes in
+            let raw = UnsafeRawBufferPointer(bytes)
             output.reserve(bytes.count + 2)
             output.append(UInt8(ascii: "\""))
             var verbatimFrom = 0
-            for (offset, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                output.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom..<offset]))
-                verbatimFrom = offset + 1
-                output.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
-                case 0x0A: output.append(UInt8(ascii: "n"))
-                case 0x0D: output.append(UInt8(ascii: "r"))
-                case 0x09: output.append(UInt8(ascii: "t"))
-                case 0x08: output.append(UInt8(ascii: "b"))
-                case 0x0C: output.append(UInt8(ascii: "f"))
-                default:
-                    output.append("u00")
-                    output.append(Data.hexDigits[Int(byte >> 4)])
-                    output.append(Data.hexDigits[Int(byte & 0x0F)])
+            var offset = 0
+            while offset < raw.count {
+                while offset + 8 <= raw.count, !mayNeedEscape(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+                    offset += 8
                 }
+                guard offset < raw.count else { break }
+                let byte = raw[offset]
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom..<offset]))
+                    verbatimFrom = offset + 1
+                    writeEscape(of: byte, into: &output)
+                }
+                offset += 1
             }
-            output.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[verbatimFrom...]))
+            output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom...]))
             output.append(UInt8(ascii: "\""))
         }
+    }
+
+    private static func writeEscape(of byte: UInt8, into output: inout some JSONByteOutput) {
+        output.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
+        case 0x0A: output.append(UInt8(ascii: "n"))
+        case 0x0D: output.append(UInt8(ascii: "r"))
+        case 0x09: output.append(UInt8(ascii: "t"))
+        case 0x08: output.append(UInt8(ascii: "b"))
+        case 0x0C: output.append(UInt8(ascii: "f"))
+        default:
+            output.append("u00")
+            output.append(Data.hexDigits[Int(byte >> 4)])
+            output.append(Data.hexDigits[Int(byte & 0x0F)])
+        }
+    }
+
+    /// Whether any of the eight bytes in `word` is below 0x20, a quote or a backslash; the
+    /// quote and the backslash are first turned into zero bytes by an exclusive or.
+    ///
+    /// "Has a byte below n" subtracts n from every byte at once and keeps each byte's high bit
+    /// where the byte itself had it clear. The answer is exact: with no byte below n nothing
+    /// borrows and no such bit survives, and the lowest byte below n always keeps its bit.
+    static func mayNeedEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        func hasByteBelow(_ n: UInt8, in word: UInt64) -> Bool {
+            (word &- ones &* UInt64(n)) & ~word & highBits != 0
+        }
+        return hasByteBelow(0x20, in: word) || hasByteBelow(1, in: word ^ (ones &* 0x22)) || hasByteBelow(1, in: word ^ (ones &* 0x5C))
     }
 }
 
