@@ -31,7 +31,7 @@ struct OpenAIChunkScanner {
         var chunk = OpenAIAdapter.Chunk(model: nil, choices: nil, usage: nil, hasError: false)
         var seen = Seen()
         try members { scanner, key throws(Unsure) in
-            if key.elementsEqual("model".utf8) {
+            if key.spells("model") {
                 try seen.first(0)
                 // Read with `try?`: a model that is not a string is no model.
                 if scanner.peek() == Byte.quote {
@@ -39,14 +39,14 @@ struct OpenAIChunkScanner {
                 } else {
                     try scanner.skipValue()
                 }
-            } else if key.elementsEqual("choices".utf8) {
+            } else if key.spells("choices") {
                 try seen.first(1)
                 chunk.choices = try scanner.nullOr { scanner throws(Unsure) in try scanner.choices() }
-            } else if key.elementsEqual("usage".utf8) {
+            } else if key.spells("usage") {
                 try seen.first(2)
                 chunk.usage = try scanner.nullOr { scanner throws(Unsure) in try scanner.usage() }
             } else {
-                if key.elementsEqual("error".utf8) { chunk.hasError = true }
+                if key.spells("error") { chunk.hasError = true }
                 try scanner.skipValue()
             }
         }
@@ -61,13 +61,13 @@ struct OpenAIChunkScanner {
             var choice = OpenAIAdapter.Chunk.Choice(delta: nil, finishReason: nil)
             var seen = Seen()
             try scanner.members { scanner, key throws(Unsure) in
-                if key.elementsEqual("delta".utf8) {
+                if key.spells("delta") {
                     try seen.first(0)
                     choice.delta = try scanner.nullOr { scanner throws(Unsure) in
                         var delta = OpenAIAdapter.Chunk.Choice.Delta(content: nil)
                         var seen = Seen()
                         try scanner.members { scanner, key throws(Unsure) in
-                            if key.elementsEqual("content".utf8) {
+                            if key.spells("content") {
                                 try seen.first(0)
                                 delta.content = try scanner.nullOr { scanner throws(Unsure) in try scanner.string() }
                             } else {
@@ -76,7 +76,7 @@ struct OpenAIChunkScanner {
                         }
                         return delta
                     }
-                } else if key.elementsEqual("finish_reason".utf8) {
+                } else if key.spells("finish_reason") {
                     try seen.first(1)
                     choice.finishReason = try scanner.nullOr { scanner throws(Unsure) in try scanner.string() }
                 } else {
@@ -92,10 +92,10 @@ struct OpenAIChunkScanner {
         var usage = OpenAIAdapter.Chunk.Usage()
         var seen = Seen()
         try members { scanner, key throws(Unsure) in
-            if key.elementsEqual("prompt_tokens".utf8) {
+            if key.spells("prompt_tokens") {
                 try seen.first(0)
                 usage.promptTokens = try scanner.nullOr { scanner throws(Unsure) in try scanner.integer() }
-            } else if key.elementsEqual("completion_tokens".utf8) {
+            } else if key.spells("completion_tokens") {
                 try seen.first(1)
                 usage.completionTokens = try scanner.nullOr { scanner throws(Unsure) in try scanner.integer() }
             } else {
@@ -390,5 +390,17 @@ struct OpenAIChunkScanner {
 
         static func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
         static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
+    }
+}
+
+extension UnsafeBufferPointer<UInt8> {
+    /// Whether these bytes are exactly `name`'s: a length check, then a plain byte loop.
+    /// `elementsEqual` against `String.UTF8View` walked the string's view generically, and the
+    /// scanner asks this of every key of every chunk.
+    fileprivate func spells(_ name: StaticString) -> Bool {
+        guard count == name.utf8CodeUnitCount else { return false }
+        let expected = name.utf8Start
+        for offset in 0..<count where self[offset] != expected[offset] { return false }
+        return true
     }
 }
