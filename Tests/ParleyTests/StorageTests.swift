@@ -15,9 +15,14 @@ import Testing
         id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
         createdAt: 1, updatedAt: 1)
 
-    func temporaryDatabase() throws -> (ParleyDatabase, URL) {
+    func temporaryFolder() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    func temporaryDatabase() throws -> (ParleyDatabase, URL) {
+        let folder = try temporaryFolder()
         let database = try ParleyDatabase.open(at: folder.appendingPathComponent("parley.sqlite"), durability: .full, busyTimeout: .seconds(5))
         return (database, folder)
     }
@@ -256,8 +261,7 @@ import Testing
     /// with it. Here the task's executor is stalled while another read needs the pool's only
     /// connection, and that read still goes through.
     @Test func aReadReleasesItsConnectionBeforeItsTaskResumes() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         var configuration = Configuration()
         configuration.maximumReaderCount = 1

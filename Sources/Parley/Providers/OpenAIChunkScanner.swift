@@ -336,8 +336,9 @@ struct OpenAIChunkScanner {
 
     private mutating func literal(_ word: StaticString) throws(Unsure) {
         let count = word.utf8CodeUnitCount
-        guard index + count <= bytes.count else { throw Unsure() }
-        for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { throw Unsure() }
+        guard index + count <= bytes.count, UnsafeBufferPointer(rebasing: bytes[index..<index + count]).spells(word) else {
+            throw Unsure()
+        }
         index += count
     }
 
