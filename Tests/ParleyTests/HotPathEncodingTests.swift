@@ -138,8 +138,10 @@ import Testing
             #expect(String(decoding: object.bytes(), as: UTF8.self) == encoded, "\(record.createdAt) \(record.role) \(String(describing: record.status))")
         }
         for (someRecords, hasMore) in [(records, true), ([], false)] {
-            let encoded = try JSONBody.encoder.encode(Page(data: someRecords.map(MessageView.init), hasMore: hasMore))
-            #expect(String(buffer: MessageView.page(someRecords, hasMore: hasMore)) == String(decoding: encoded, as: UTF8.self))
+            let encoded = try JSONBody.encoder.encode(MessagePageByEncoder(data: someRecords.map(MessageView.init), hasMore: hasMore))
+            var page = MessagePageWriter()
+            for record in someRecords.reversed() { page.add(record) }
+            #expect(String(buffer: page.page(hasMore: hasMore)) == String(decoding: encoded, as: UTF8.self))
         }
     }
 
@@ -168,17 +170,6 @@ import Testing
         let encoded = try ReplyEvent(messageID: "msg_abc", seq: 2, name: name, encoding: payload)
         #expect(handWritten.data == encoded.data, sourceLocation: sourceLocation)
         #expect(handWritten == encoded, sourceLocation: sourceLocation)
-    }
-
-    /// The history page's shape as `JSONEncoder` writes it, for comparison.
-    private struct Page: Encodable {
-        var data: [MessageView]
-        var hasMore: Bool
-
-        enum CodingKeys: String, CodingKey {
-            case data
-            case hasMore = "has_more"
-        }
     }
 
     @Test(arguments: awkwardTexts)
@@ -288,5 +279,16 @@ import Testing
         ] as NSDictionary)
         let withoutTemperature = try JSONSerialization.jsonObject(with: Data(OpenAIAdapter().body(for: { var r = request; r.temperature = nil; return r }())))
         #expect((withoutTemperature as? NSDictionary)?["temperature"] == nil)
+    }
+}
+
+/// The history page's shape as `JSONEncoder` writes it, for comparison.
+struct MessagePageByEncoder: Encodable {
+    var data: [MessageView]
+    var hasMore: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case data
+        case hasMore = "has_more"
     }
 }

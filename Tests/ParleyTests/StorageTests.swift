@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import NIOCore
 import Synchronization
 import Testing
 
@@ -153,6 +154,80 @@ import Testing
             #expect(throws: DatabaseError.self, "a value outside the enum is an error, not a guess") {
                 try MessageRecord.fetchAll(db, sql: "SELECT \(unknownRole) FROM messages")
             }
+        }
+    }
+
+    /// A history page is written straight from SQLite's rows (`BorrowedMessageRow`), not from
+    /// records. It must be, byte for byte, what `JSONEncoder` writes of the same page read as
+    /// records: for every kind of message and awkward text, on every page at several sizes, and
+    /// for text another program stored as invalid UTF-8. Only the owner reads it.
+    @Test func aHistoryPageReadInPlaceIsWhatJSONEncoderWritesOfItsRecords() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let chat = SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache())
+        let shapes: [(MessageRole, ReplyStatus?, Int?)] = [
+            (.user, nil, nil), (.assistant, .streaming, nil), (.assistant, .complete, 12), (.assistant, .failed, nil),
+            (.assistant, .cancelled, 3), (.assistant, .interrupted, nil),
+        ]
+        let texts = HotPathEncodingTests.awkwardTexts + [String(repeating: "a longer plain text, ", count: 100), "plain, then é"]
+        var messages: [MessageRecord] = []
+        for (index, text) in texts.enumerated() {
+            for (role, status, tokens) in shapes {
+                let time = 1_764_547_200_000 + Int64(messages.count) * 1_234
+                messages.append(
+                    MessageRecord(
+                        id: "msg_\(index)_\(messages.count)", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1",
+                        role: role, content: text, status: status, finishReason: status == .complete ? "stop" : nil,
+                        errorCode: status == .failed ? "provider_error" : nil, model: "m", inputTokens: tokens, outputTokens: tokens.map { $0 * 2 },
+                        clientMessageId: nil, replyTo: nil, createdAt: time, updatedAt: time))
+            }
+        }
+        let stored = messages
+        try await database.writer.write { db in
+            try Self.workspace.insert(db)
+            for (id, user) in [("conv_1", "u-1"), ("conv_2", "u-2")] {
+                try ConversationRecord(
+                    id: id, workspaceId: "ws_1", userId: user, botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1, updatedAt: 1
+                ).insert(db)
+            }
+            for message in stored { try message.insertRow(db) }
+            // Text Parley would not write: invalid UTF-8, as another program might leave it.
+            try db.execute(
+                sql: """
+                    INSERT INTO messages (id, conversation_id, workspace_id, user_id, bot_id, role, content, created_at, updated_at)
+                    VALUES ('msg_raw', 'conv_1', 'ws_1', 'u-1', 'bot_1', 'user', CAST(x'41ff42c3' AS TEXT), 9, 9)
+                    """)
+            var other = stored[0]
+            other.id = "msg_other"
+            other.conversationId = "conv_2"
+            try other.insertRow(db)
+        }
+        let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1")
+        for limit in [1, 7, 50, 200] {
+            var before: String?
+            var seen = 0
+            repeat {
+                let records = try await chat.messages(conversationID: "conv_1", limit: limit, before: before)
+                let expected = try JSONBody.encoder.encode(MessagePageByEncoder(data: records.items.map(MessageView.init), hasMore: records.hasMore))
+                let read = try #require(
+                    try await chat.messages(conversationID: "conv_1", owner: owner, limit: limit, before: before, into: MessagePageWriter()))
+                #expect(read.hasMore == records.hasMore)
+                // Bytes, not strings: decoding both into `String`s would repair invalid UTF-8 on both sides.
+                let written = read.consumer.page(hasMore: read.hasMore)
+                #expect(Array(written.readableBytesView) == Array(expected), "limit \(limit): \(String(buffer: written))")
+                seen += records.items.count
+                before = records.hasMore ? records.items.first?.id : nil
+            } while before != nil
+            #expect(seen == messages.count + 1, "limit \(limit): every page, down to the oldest")
+        }
+        let page = try #require(try await chat.messages(conversationID: "conv_1", owner: owner, limit: 1, before: nil, into: MessagePageWriter()))
+        let oldest = page.consumer.page(hasMore: page.hasMore).readableBytesView
+        #expect(oldest.starts(with: #"{"data":[{"content":"A\#u{FFFD}B\#u{FFFD}""#.utf8), "repaired as reading a record repairs it")
+        let stranger = ConversationOwner(workspaceID: "ws_1", userID: "u-2")
+        #expect(try await chat.messages(conversationID: "conv_1", owner: stranger, limit: 50, before: nil, into: MessagePageWriter()) == nil)
+        #expect(try await chat.messages(conversationID: "conv_9", owner: owner, limit: 50, before: nil, into: MessagePageWriter()) == nil)
+        await #expect(throws: ParleyError.self, "an anchor in another conversation") {
+            _ = try await chat.messages(conversationID: "conv_1", owner: owner, limit: 50, before: "msg_other", into: MessagePageWriter())
         }
     }
 

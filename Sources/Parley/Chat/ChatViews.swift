@@ -29,33 +29,25 @@ extension MessageView {
     var usage: TokenUsage? { Self.usage(of: record) }
 
     /// Usage is shown once an assistant reply has stopped streaming.
-    static func usage(of record: borrowing MessageRecord) -> TokenUsage? {
-        record.role == .assistant && record.status != .streaming
-            ? TokenUsage(inputTokens: record.inputTokens ?? 0, outputTokens: record.outputTokens ?? 0) : nil
-    }
-
-    /// A page of history, `{"data": […], "has_more": …}`, written without `JSONEncoder`.
-    static func page(_ records: [MessageRecord], hasMore: Bool) -> ByteBuffer {
-        // Room for each message's text plus its other fields, so the body is never regrown.
-        var body = JSONObjectWriter(capacity: records.reduce(64) { $0 + $1.content.utf8.count + 256 })
-        body.field("data", objects: records) { object, record in write(record, into: &object) }
-        body.field("has_more", hasMore)
-        return body.byteBuffer()
+    static func usage(of message: some ShownMessage) -> TokenUsage? {
+        message.role == .assistant && message.status != .streaming
+            ? TokenUsage(inputTokens: message.inputTokens ?? 0, outputTokens: message.outputTokens ?? 0) : nil
     }
 
     /// Writes the same object as `encode(to:)` with `JSONBody.encoder` (keys sorted), without
     /// `JSONEncoder`: a page of history is fifty of these, and the encoder was a third of the
-    /// request's time. The record is borrowed, not wrapped in a view: copying one retains and
-    /// releases each of its strings, fifty times a page.
-    static func write(_ record: borrowing MessageRecord, into object: inout JSONObjectWriter) {
-        object.field("content", record.content)
-        object.field("conversation_id", record.conversationId)
-        object.field("created_at", timeMilliseconds: record.createdAt)
-        object.field("finish_reason", record.finishReason)
-        object.field("id", record.id)
-        object.field("role", record.role.rawValue)
-        object.field("status", record.status?.rawValue)
-        if let usage = usage(of: record) {
+    /// request's time. The message is borrowed, not wrapped in a view: copying a record retains
+    /// and releases each of its strings, fifty times a page. Records and rows read in place go
+    /// through this one function, so the two cannot drift apart.
+    static func write(_ message: borrowing some ShownMessage, into object: inout JSONObjectWriter) {
+        object.field("content", message.content)
+        object.field("conversation_id", message.conversationId)
+        object.field("created_at", timeMilliseconds: message.createdAt)
+        object.field("finish_reason", message.finishReason)
+        object.field("id", message.id)
+        object.field("role", message.role.rawValue)
+        object.field("status", message.status?.rawValue)
+        if let usage = usage(of: message) {
             object.field("usage") { object in
                 object.field("input_tokens", usage.inputTokens)
                 object.field("output_tokens", usage.outputTokens)
@@ -63,6 +55,75 @@ extension MessageView {
         } else {
             object.nullField("usage")
         }
+    }
+}
+
+/// What a message's JSON shows, from a `MessageRecord` or from a row read in place
+/// (`BorrowedMessageRow`).
+protocol ShownMessage {
+    associatedtype Text: JSONStringValue
+    var id: Text { get }
+    var conversationId: Text { get }
+    var role: MessageRole { get }
+    var content: Text { get }
+    var status: ReplyStatus? { get }
+    var finishReason: Text? { get }
+    var inputTokens: Int? { get }
+    var outputTokens: Int? { get }
+    var createdAt: Int64 { get }
+}
+
+extension MessageRecord: ShownMessage {}
+extension BorrowedMessageRow: ShownMessage {}
+
+extension SQLiteText: JSONStringValue {
+    /// ASCII (ids, and most text) is written as SQLite holds it. Other text goes through
+    /// `String`, whose decoding repairs invalid UTF-8 as reading a record does, so a row
+    /// written by another program still makes valid JSON, and the same JSON as its record.
+    func writeJSONString(into output: inout some JSONByteOutput) {
+        if JSONStringLiteral.isASCII(bytes) {
+            JSONStringLiteral.write(utf8: bytes, into: &output)
+        } else {
+            JSONStringLiteral.write(string, into: &output)
+        }
+    }
+}
+
+/// A page of history, `{"data": […], "has_more": …}`, written as the store reads it.
+///
+/// The store reads a page newest first (the index runs that way from the anchor), and hands over
+/// each row borrowed, for the call only, so each message is written as it comes, into one array
+/// with a place of its own; the page then lists those places oldest first.
+struct MessagePageWriter: MessageRowConsumer {
+    private var objects: [UInt8] = []
+    private var ends: [Int] = []
+
+    /// Room for `expectedCount` short messages (the fields around a message's text take about 250 bytes).
+    init(expectedCount: Int = 50) {
+        objects.reserveCapacity(expectedCount * 384)
+        ends.reserveCapacity(expectedCount)
+    }
+
+    /// Adds a message older than every one added so far.
+    mutating func add(_ row: borrowing BorrowedMessageRow) { append(row) }
+    /// Adds a message older than every one added so far.
+    mutating func add(_ record: borrowing MessageRecord) { append(record) }
+
+    private mutating func append(_ message: some ShownMessage) {
+        JSONObjectWriter.appendObject(to: &objects) { MessageView.write(message, into: &$0) }
+        ends.append(objects.count)
+    }
+
+    /// The page, oldest message first.
+    consuming func page(hasMore: Bool) -> ByteBuffer {
+        var body = JSONObjectWriter(capacity: objects.count + ends.count + 32)
+        let objects = self.objects
+        let ends = self.ends
+        body.field("data", writtenValues: ends.indices.reversed().lazy.map { index in
+            objects[(index == 0 ? 0 : ends[index - 1])..<ends[index]]
+        })
+        body.field("has_more", hasMore)
+        return body.byteBuffer()
     }
 }
 

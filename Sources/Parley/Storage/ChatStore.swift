@@ -38,10 +38,13 @@ protocol ChatStore: Sendable {
 
     /// A page of messages, oldest first, ending just before `before` (or at the newest).
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool)
-    /// The same page, read only if `owner` has the conversation (`nil` otherwise): the ownership
-    /// check and the page in one read, since reading history is the widget's most common request.
-    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
-        -> (items: [MessageRecord], hasMore: Bool)?
+    /// The same page, read only if `owner` has the conversation (`nil` otherwise), and handed to
+    /// `consumer` row by row, newest first, each row read in place rather than into a record:
+    /// reading history is the widget's most common request. Returns the consumer and whether
+    /// older messages exist.
+    func messages<Consumer: MessageRowConsumer>(
+        conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
+    ) async throws -> (consumer: Consumer, hasMore: Bool)?
     /// The conversation (if `owner` has it), its bot, a repeat's earlier reply, and the newest
     /// `historyLimit` finished messages with text: what a new message needs, in one read.
     func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
@@ -110,6 +113,7 @@ struct SQLiteChatStore: ChatStore {
             AND (updated_at < ? OR (updated_at = ? AND seq < ?))
             ORDER BY updated_at DESC, seq DESC LIMIT ?
             """
+        static let isOwnedConversation = "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?"
         /// Where a page that ends before a given message starts.
         static let anchorSeq = "SELECT seq FROM messages WHERE conversation_id = ? AND id = ?"
         static let newestMessages = """
@@ -117,6 +121,13 @@ struct SQLiteChatStore: ChatStore {
             """
         static let messagesBefore = """
             SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+            """
+        /// A page as the chat API shows it, read in place (`BorrowedMessageRow`).
+        static let newestMessageRows = """
+            SELECT \(BorrowedMessageRow.selectionSQL) FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
+            """
+        static let messageRowsBefore = """
+            SELECT \(BorrowedMessageRow.selectionSQL) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
             """
         /// The newest finished messages with text: what a provider is sent as the conversation so far.
         static let replyHistory = """
@@ -192,13 +203,38 @@ struct SQLiteChatStore: ChatStore {
         try await writer.readPromptly { db in try Self.messages(db, conversationID: conversationID, limit: limit, before: before) }
     }
 
-    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
-        -> (items: [MessageRecord], hasMore: Bool)?
-    {
+    func messages<Consumer: MessageRowConsumer>(
+        conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
+    ) async throws -> (consumer: Consumer, hasMore: Bool)? {
         try await writer.readPromptly { db in
-            guard try Self.conversation(db, id: conversationID, owner: owner) != nil else { return nil }
-            return try Self.messages(db, conversationID: conversationID, limit: limit, before: before)
+            guard try Int.fetchOne(db.cachedStatement(sql: SQL.isOwnedConversation), arguments: [conversationID, owner.workspaceID, owner.userID]) != nil
+            else { return nil }
+            let statement: Statement
+            if let before {
+                statement = try db.cachedStatement(sql: SQL.messageRowsBefore)
+                try statement.setArguments([conversationID, Self.anchorSeq(db, conversationID: conversationID, before: before), limit + 1])
+            } else {
+                statement = try db.cachedStatement(sql: SQL.newestMessageRows)
+                try statement.setArguments([conversationID, limit + 1])
+            }
+            var consumer = consumer
+            var count = 0
+            let rows = try Row.fetchCursor(statement)
+            while try rows.next() != nil {
+                guard count < limit else { return (consumer, true) }
+                consumer.add(try BorrowedMessageRow(statement.sqliteStatement))
+                count += 1
+            }
+            return (consumer, false)
         }
+    }
+
+    /// The `seq` of the message a page ends before.
+    private static func anchorSeq(_ db: Database, conversationID: String, before: String) throws -> Int64 {
+        guard let seq = try Int64.fetchOne(db.cachedStatement(sql: SQL.anchorSeq), arguments: [conversationID, before]) else {
+            throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before")
+        }
+        return seq
     }
 
     /// Reads the newest `limit + 1` messages before the anchor by `seq`, so one extra row tells
@@ -208,11 +244,7 @@ struct SQLiteChatStore: ChatStore {
     {
         var newestFirst: [MessageRecord]
         if let before {
-            guard
-                let seq = try Int64.fetchOne(
-                    db.cachedStatement(sql: SQL.anchorSeq),
-                    arguments: [conversationID, before])
-            else { throw ParleyError.invalidRequest("before must be a message of this conversation", param: "before") }
+            let seq = try anchorSeq(db, conversationID: conversationID, before: before)
             newestFirst = try MessageRecord.fetchAll(
                 db.cachedStatement(sql: SQL.messagesBefore),
                 arguments: [conversationID, seq, limit + 1])

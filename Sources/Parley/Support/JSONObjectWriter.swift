@@ -17,10 +17,30 @@ struct JSONObjectWriter {
         output.append(UInt8(ascii: "{"))
     }
 
+    /// Writes one object at the end of `bytes`, for objects written one after another into one
+    /// array, each in a place of its own (see `MessagePageWriter`). The array is swapped in and
+    /// out, never copied: a second reference to it would make the next append copy every byte.
+    static func appendObject(to bytes: inout [UInt8], _ write: (inout JSONObjectWriter) -> Void) {
+        var object = JSONObjectWriter(output: [])
+        swap(&object.output, &bytes)
+        object.nestedObject(write)
+        swap(&object.output, &bytes)
+    }
+
+    private init(output: [UInt8]) {
+        self.output = output
+    }
+
     /// A string, or `null` for nil.
     mutating func field(_ name: StaticString, _ value: String?) {
         key(name)
         if let value { JSONStringLiteral.write(value, into: &output) } else { output.append("null") }
+    }
+
+    /// Any text written as a JSON string, or `null` for nil.
+    mutating func field(_ name: StaticString, _ value: (some JSONStringValue)?) {
+        key(name)
+        if let value { value.writeJSONString(into: &output) } else { output.append("null") }
     }
 
     mutating func nullField(_ name: StaticString) {
@@ -77,6 +97,19 @@ struct JSONObjectWriter {
         for index in elements.indices {
             if index > 0 { output.append(UInt8(ascii: ",")) }
             nestedObject { write(&$0, elements[index]) }
+        }
+        output.append(UInt8(ascii: "]"))
+    }
+
+    /// An array of values already written as JSON, in the order given.
+    mutating func field(_ name: StaticString, writtenValues values: some Sequence<ArraySlice<UInt8>>) {
+        key(name)
+        output.append(UInt8(ascii: "["))
+        var isFirst = true
+        for value in values {
+            if !isFirst { output.append(UInt8(ascii: ",")) }
+            isFirst = false
+            output.append(contentsOf: value)
         }
         output.append(UInt8(ascii: "]"))
     }
@@ -147,5 +180,16 @@ struct JSONObjectWriter {
         write(&self)
         output.append(UInt8(ascii: "}"))
         isFirstField = false
+    }
+}
+
+/// Text written as a JSON string literal: a `String`, or text read in place from SQLite.
+protocol JSONStringValue {
+    func writeJSONString(into output: inout some JSONByteOutput)
+}
+
+extension String: JSONStringValue {
+    func writeJSONString(into output: inout some JSONByteOutput) {
+        JSONStringLiteral.write(self, into: &output)
     }
 }

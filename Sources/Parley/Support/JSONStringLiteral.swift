@@ -13,28 +13,46 @@ enum JSONStringLiteral {
     /// escape (nearly all of them) are copied in one go, and found eight bytes at a time.
     static func write(_ text: String, into output: inout some JSONByteOutput) {
         var text = text
-        text.withUTF8 { bytes in
-            let raw = UnsafeRawBufferPointer(bytes)
-            output.reserve(bytes.count + 2)
-            output.append(UInt8(ascii: "\""))
-            var verbatimFrom = 0
-            var offset = 0
-            while offset < raw.count {
-                while offset + 8 <= raw.count, !mayNeedEscape(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
-                    offset += 8
-                }
-                guard offset < raw.count else { break }
-                let byte = raw[offset]
-                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                    output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom..<offset]))
-                    verbatimFrom = offset + 1
-                    writeEscape(of: byte, into: &output)
-                }
-                offset += 1
+        text.withUTF8 { write(utf8: UnsafeRawBufferPointer($0), into: &output) }
+    }
+
+    /// Appends text given as UTF-8 bytes, which must be valid UTF-8 (they are copied as they are).
+    static func write(utf8 raw: UnsafeRawBufferPointer, into output: inout some JSONByteOutput) {
+        output.reserve(raw.count + 2)
+        output.append(UInt8(ascii: "\""))
+        var verbatimFrom = 0
+        var offset = 0
+        while offset < raw.count {
+            while offset + 8 <= raw.count, !mayNeedEscape(raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+                offset += 8
             }
-            output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom...]))
-            output.append(UInt8(ascii: "\""))
+            guard offset < raw.count else { break }
+            let byte = raw[offset]
+            if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom..<offset]))
+                verbatimFrom = offset + 1
+                writeEscape(of: byte, into: &output)
+            }
+            offset += 1
         }
+        output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom...]))
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether every byte is below 0x80: ASCII is valid UTF-8 whatever its bytes, so it can be
+    /// written without decoding. Eight bytes at a time.
+    static func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        var offset = 0
+        while offset + 8 <= raw.count {
+            if raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & highBits != 0 { return false }
+            offset += 8
+        }
+        while offset < raw.count {
+            if raw[offset] >= 0x80 { return false }
+            offset += 1
+        }
+        return true
     }
 
     private static func writeEscape(of byte: UInt8, into output: inout some JSONByteOutput) {
@@ -89,7 +107,11 @@ extension ByteBuffer: JSONByteOutput {
 }
 
 extension Array: JSONByteOutput where Element == UInt8 {
-    mutating func reserve(_ count: Int) { reserveCapacity(self.count + count) }
+    /// Grows by doubling, as appending does: `reserveCapacity` alone allocates exactly what is
+    /// asked, so a body written string by string would be copied whole at every long string.
+    mutating func reserve(_ count: Int) {
+        if capacity - self.count < count { reserveCapacity(Swift.max(self.count + count, 2 * capacity)) }
+    }
     mutating func append(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
     mutating func append(_ text: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))

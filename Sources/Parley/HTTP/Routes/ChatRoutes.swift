@@ -98,11 +98,11 @@ struct ChatRoutes {
     @Sendable func listMessages(_ request: Request, context: EmbedRequestContext) async throws -> Response {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init), fallback: 50)
         guard
-            let page = try await services.chat.messages(
+            let (page, hasMore) = try await services.chat.messages(
                 conversationID: try context.parameters.require("cid"), owner: owner(context), limit: limit,
-                before: request.uri.queryParameters["before"].map(String.init))
+                before: request.uri.queryParameters["before"].map(String.init), into: MessagePageWriter(expectedCount: limit))
         else { throw ParleyError.notFound("No such conversation.") }
-        return JSONBody.response(json: MessageView.page(page.items, hasMore: page.hasMore))
+        return JSONBody.response(json: page.page(hasMore: hasMore))
     }
 
     struct PostBody: Decodable {
