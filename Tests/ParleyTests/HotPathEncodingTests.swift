@@ -137,12 +137,6 @@ import Testing
             let encoded = String(decoding: try JSONBody.encoder.encode(MessageView(record: record)), as: UTF8.self)
             #expect(String(decoding: object.bytes(), as: UTF8.self) == encoded, "\(record.createdAt) \(record.role) \(String(describing: record.status))")
         }
-        for (someRecords, hasMore) in [(records, true), ([], false)] {
-            let encoded = try JSONBody.encoder.encode(MessagePageByEncoder(data: someRecords.map(MessageView.init), hasMore: hasMore))
-            var page = MessagePageWriter()
-            for record in someRecords.reversed() { page.add(record) }
-            #expect(String(buffer: page.page(hasMore: hasMore)) == String(decoding: encoded, as: UTF8.self))
-        }
     }
 
     @Test(arguments: awkwardTexts)
@@ -279,16 +273,5 @@ import Testing
         ] as NSDictionary)
         let withoutTemperature = try JSONSerialization.jsonObject(with: Data(OpenAIAdapter().body(for: { var r = request; r.temperature = nil; return r }())))
         #expect((withoutTemperature as? NSDictionary)?["temperature"] == nil)
-    }
-}
-
-/// The history page's shape as `JSONEncoder` writes it, for comparison.
-struct MessagePageByEncoder: Encodable {
-    var data: [MessageView]
-    var hasMore: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case data
-        case hasMore = "has_more"
     }
 }

@@ -185,7 +185,7 @@ import Testing
         let stored = messages
         try await database.writer.write { db in
             try Self.workspace.insert(db)
-            for (id, user) in [("conv_1", "u-1"), ("conv_2", "u-2")] {
+            for (id, user) in [("conv_1", "u-1"), ("conv_2", "u-2"), ("conv_empty", "u-1")] {
                 try ConversationRecord(
                     id: id, workspaceId: "ws_1", userId: user, botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1, updatedAt: 1
                 ).insert(db)
@@ -223,6 +223,8 @@ import Testing
         let page = try #require(try await chat.messages(conversationID: "conv_1", owner: owner, limit: 1, before: nil, into: MessagePageWriter()))
         let oldest = page.consumer.page(hasMore: page.hasMore).readableBytesView
         #expect(oldest.starts(with: #"{"data":[{"content":"A\#u{FFFD}B\#u{FFFD}""#.utf8), "repaired as reading a record repairs it")
+        let empty = try #require(try await chat.messages(conversationID: "conv_empty", owner: owner, limit: 50, before: nil, into: MessagePageWriter()))
+        #expect(String(buffer: empty.consumer.page(hasMore: empty.hasMore)) == #"{"data":[],"has_more":false}"#)
         let stranger = ConversationOwner(workspaceID: "ws_1", userID: "u-2")
         #expect(try await chat.messages(conversationID: "conv_1", owner: stranger, limit: 50, before: nil, into: MessagePageWriter()) == nil)
         #expect(try await chat.messages(conversationID: "conv_9", owner: owner, limit: 50, before: nil, into: MessagePageWriter()) == nil)
@@ -574,5 +576,16 @@ private final class StallableExecutor: TaskExecutor {
 
     func resume() {
         resumed.signal()
+    }
+}
+
+/// The history page's shape as `JSONEncoder` writes it, for comparison.
+struct MessagePageByEncoder: Encodable {
+    var data: [MessageView]
+    var hasMore: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case data
+        case hasMore = "has_more"
     }
 }

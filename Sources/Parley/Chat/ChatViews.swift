@@ -105,12 +105,9 @@ struct MessagePageWriter: MessageRowConsumer {
     }
 
     /// Adds a message older than every one added so far.
-    mutating func add(_ row: borrowing BorrowedMessageRow) { append(row) }
-    /// Adds a message older than every one added so far.
-    mutating func add(_ record: borrowing MessageRecord) { append(record) }
-
-    private mutating func append(_ message: some ShownMessage) {
-        JSONObjectWriter.appendObject(to: &objects) { MessageView.write(message, into: &$0) }
+    mutating func add(_ row: borrowing BorrowedMessageRow) {
+        let row = copy row  // a few pointers and integers, for the closure
+        JSONObjectWriter.appendObject(to: &objects) { MessageView.write(row, into: &$0) }
         ends.append(objects.count)
     }
 
