@@ -154,8 +154,6 @@ struct TokenForge {
         }
     }
 
-    /// A header past the HTTP parser's 80 KiB cap never reaches Parley: the connection answers
-    /// 400 and closes, and the server goes on serving.
     /// The shape check every embed request passes before anything else: three non-empty base64url
     /// segments, and the first is the header.
     @Test func onlyThreeNonEmptyBase64URLSegmentsMakeACompactJWT() {
@@ -166,6 +164,8 @@ struct TokenForge {
         }
     }
 
+    /// A header past the HTTP parser's 80 KiB cap never reaches Parley: the connection answers
+    /// 400 and closes, and the server goes on serving.
     @Test func aHundredKilobyteHeaderIsRefusedByTheHTTPLayer() async throws {
         try await withToken { api, _, token, _, _ throws in
             let huge = token + String(repeating: "A", count: 100_000)

@@ -51,9 +51,10 @@ struct BorrowedMessageRow {
         }
         id = try Self.required(0, statement)
         conversationId = try Self.required(1, statement)
-        role = try Self.enumeration(MessageRole.self, try Self.required(2, statement))
+        // A role or status is a few ASCII bytes, which make a `String` without allocating.
+        role = try .stored(try Self.required(2, statement).string, in: MessageRecord.databaseTableName)
         content = try Self.required(3, statement)
-        status = try SQLiteText(column: 4, of: statement).map { try Self.enumeration(ReplyStatus.self, $0) }
+        status = try SQLiteText(column: 4, of: statement).map { try .stored($0.string, in: MessageRecord.databaseTableName) }
         finishReason = try SQLiteText(column: 5, of: statement)
         inputTokens = Self.integer(6, statement).map { Int($0) }
         outputTokens = Self.integer(7, statement).map { Int($0) }
@@ -68,15 +69,6 @@ struct BorrowedMessageRow {
 
     private static func integer(_ index: CInt, _ statement: SQLiteStatement) -> Int64? {
         sqlite3_column_type(statement, index) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, index)
-    }
-
-    /// A role or status: a few ASCII bytes, which make a `String` without allocating.
-    private static func enumeration<Value: RawRepresentable>(_ type: Value.Type, _ text: SQLiteText) throws -> Value
-    where Value.RawValue == String {
-        guard let value = Value(rawValue: text.string) else {
-            throw DatabaseError(message: "messages: \(text.string) is not a \(Value.self)")
-        }
-        return value
     }
 
     private static func missing(_ index: CInt, _ statement: SQLiteStatement) -> DatabaseError {

@@ -51,10 +51,14 @@ extension PositionallyDecodedRecord {
     /// A `String`-backed enum, read through the fast `String` path.
     static func decodeRaw<Value: RawRepresentable>(_ type: Value.Type, _ row: Row, atIndex index: Int) throws -> Value
     where Value.RawValue == String {
-        let raw: String = try row.decode(atIndex: index)
-        guard let value = Value(rawValue: raw) else {
-            throw DatabaseError(message: "\(databaseTableName): \(raw) is not a \(Value.self)")
-        }
+        try Value.stored(try row.decode(atIndex: index), in: databaseTableName)
+    }
+}
+
+extension RawRepresentable where RawValue == String {
+    /// A value as a table stores it, by its raw string; one outside the type is an error, not a guess.
+    static func stored(_ raw: String, in table: String) throws -> Self {
+        guard let value = Self(rawValue: raw) else { throw DatabaseError(message: "\(table): \(raw) is not a \(Self.self)") }
         return value
     }
 }

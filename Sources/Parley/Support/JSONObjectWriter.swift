@@ -31,13 +31,7 @@ struct JSONObjectWriter {
         self.output = output
     }
 
-    /// A string, or `null` for nil.
-    mutating func field(_ name: StaticString, _ value: String?) {
-        key(name)
-        if let value { JSONStringLiteral.write(value, into: &output) } else { output.append("null") }
-    }
-
-    /// Any text written as a JSON string, or `null` for nil.
+    /// Text (a `String`, or text read in place from SQLite) as a JSON string, or `null` for nil.
     mutating func field(_ name: StaticString, _ value: (some JSONStringValue)?) {
         key(name)
         if let value { value.writeJSONString(into: &output) } else { output.append("null") }
