@@ -117,6 +117,20 @@ import Testing
         }
     }
 
+    @Test func aTimeIsWrittenAsJSONEncoderWritesItsDate() throws {
+        // Before and at the epoch, the leap days of 2000 and 2024, the last millisecond of a
+        // year, the last second a four-digit year can hold.
+        let edges: [Int64] = [-86_400_001, -1, 0, 999, 951_782_400_000, 951_868_799_999, 1_709_164_800_000, 1_767_225_599_999, 253_402_300_799_999]
+        // And every 36 days or so from 1970 for two centuries, each at another time of day.
+        let spread = (0..<2_000).map { Int64($0) * 3_123_456_789 + 7_777 }
+        for milliseconds in edges + spread {
+            var object = JSONObjectWriter()
+            object.field("at", timeMilliseconds: milliseconds)
+            let encoded = try JSONBody.encoder.encode(["at": Date(milliseconds: milliseconds)])
+            #expect(String(decoding: object.bytes(), as: UTF8.self) == String(decoding: encoded, as: UTF8.self), "\(milliseconds)")
+        }
+    }
+
     @Test(arguments: awkwardTexts)
     func aHandWrittenMessageIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
         let times: [Int64] = [0, 999, 1_000, 951_782_400_000, 951_868_799_999, 1_764_547_199_999, 1_764_547_200_000, 4_102_444_799_999]

@@ -31,28 +31,45 @@ struct CivilDate: Equatable {
 
     /// `YYYY-MM-DD`, the day as the usage tables key it.
     var dayString: String {
-        var text: [UInt8] = []
-        text.reserveCapacity(10)
-        appendDay(to: &text)
-        return String(decoding: text, as: UTF8.self)
+        withRFC3339 { String(decoding: $0.prefix(10), as: UTF8.self) }
     }
 
-    /// Appends `YYYY-MM-DD`.
-    func appendDay(to output: inout [UInt8]) {
-        output.appendDecimal(year, digits: 4)
-        output.append(UInt8(ascii: "-"))
-        output.appendDecimal(month, digits: 2)
-        output.append(UInt8(ascii: "-"))
-        output.appendDecimal(day, digits: 2)
-    }
+    /// The length of `YYYY-MM-DDTHH:MM:SSZ`, what `withRFC3339` hands over.
+    static let rfc3339Count = 20
 
-    /// Appends `HH:MM:SS`.
-    func appendTimeOfDay(to output: inout [UInt8]) {
-        output.appendDecimal(secondOfDay / 3600, digits: 2)
-        output.append(UInt8(ascii: ":"))
-        output.appendDecimal(secondOfDay / 60 % 60, digits: 2)
-        output.append(UInt8(ascii: ":"))
-        output.appendDecimal(secondOfDay % 60, digits: 2)
+    /// Calls `body` with the moment as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, whole seconds), as
+    /// `JSONEncoder` writes a `Date` with `.iso8601`: years 0…9,999, which every time a server
+    /// stores falls in.
+    ///
+    /// The text is written in a scratch buffer on the stack and handed over whole, so that a
+    /// page of history appends each time once rather than byte by byte: each append to an array
+    /// checks its capacity and that it is the storage's one owner, and a time is 20 of them.
+    func withRFC3339<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.rfc3339Count) { text in
+            func put(_ value: Int64, digits: Int, at offset: Int) {
+                var rest = value
+                for index in (offset..<offset + digits).reversed() {
+                    text.initializeElement(at: index, to: UInt8(ascii: "0") + UInt8(rest % 10))
+                    rest /= 10
+                }
+            }
+            func put(_ character: Unicode.Scalar, at offset: Int) {
+                text.initializeElement(at: offset, to: UInt8(ascii: character))
+            }
+            put(year, digits: 4, at: 0)
+            put("-", at: 4)
+            put(month, digits: 2, at: 5)
+            put("-", at: 7)
+            put(day, digits: 2, at: 8)
+            put("T", at: 10)
+            put(secondOfDay / 3600, digits: 2, at: 11)
+            put(":", at: 13)
+            put(secondOfDay / 60 % 60, digits: 2, at: 14)
+            put(":", at: 16)
+            put(secondOfDay % 60, digits: 2, at: 17)
+            put("Z", at: 19)
+            return body(UnsafeBufferPointer(text))
+        }
     }
 }
 
