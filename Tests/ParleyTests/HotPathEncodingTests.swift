@@ -201,12 +201,62 @@ import Testing
             for length in [7, 8, 9, 15, 16, 17, 23, 24, 25, 40] {
                 for offset in 0..<length {
                     let text = String(repeating: "a", count: offset) + special + String(repeating: "é", count: (length - offset) / 2)
-                    var written: [UInt8] = []
+                    var written = JSONBytes(capacity: 0)
                     JSONStringLiteral.write(text, into: &written)
-                    #expect(String(decoding: written, as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(text), as: UTF8.self))
+                    #expect(String(decoding: written.array, as: UTF8.self) == String(decoding: try JSONBody.encoder.encode(text), as: UTF8.self))
                 }
             }
         }
+    }
+
+    /// Appends of every kind, across many growths, give what an array given the same bytes holds;
+    /// and a copy is a value: appending to one side leaves the other as it was.
+    @Test func jsonBytesHoldWhatAnArrayWouldAndCopiesAreValues() {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = JSONBytes(capacity: 0)
+        var expected: [UInt8] = []
+        var snapshots: [(JSONBytes, [UInt8])] = []
+        for step in 0..<3_000 {
+            switch step % 5 {
+            case 0:
+                let byte = UInt8.random(in: 0...255, using: &generator)
+                bytes.append(byte)
+                expected.append(byte)
+            case 1:
+                let run = (0..<Int.random(in: 0...300, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                run.withUnsafeBytes { bytes.append($0) }
+                expected += run
+            case 2:
+                bytes.append("static text")
+                expected += Array("static text".utf8)
+            case 3:
+                let value = UInt64.random(in: 0...99_999, using: &generator)
+                bytes.appendDecimal(value, digits: 5)
+                expected += Array(String(format: "%05llu", value).utf8)
+            default:
+                let length = Int.random(in: 0...40, using: &generator)
+                bytes.append(length: length) { text in
+                    for index in 0..<length { text[index] = UInt8(truncatingIfNeeded: index) }
+                }
+                expected += (0..<length).map { UInt8(truncatingIfNeeded: $0) }
+            }
+            if step % 400 == 0 { snapshots.append((bytes, expected)) }
+        }
+        #expect(bytes.count == expected.count)
+        #expect(bytes.array == expected)
+        for (var snapshot, itsBytes) in snapshots {
+            #expect(snapshot.array == itsBytes, "a copy taken earlier does not see later appends")
+            snapshot.append("appended to the copy")
+            #expect(snapshot.array == itsBytes + Array("appended to the copy".utf8))
+        }
+        #expect(bytes.array == expected, "nor does the original see the copies' appends")
+        var copy = bytes
+        copy.append(1)
+        bytes.append(2)
+        #expect(copy.array == expected + [1] && bytes.array == expected + [2])
+        var fromPlaceholder = JSONBytes.placeholder
+        fromPlaceholder.append(7)
+        #expect(fromPlaceholder.array == [7] && JSONBytes.placeholder.array == [], "placeholders share nothing that is written")
     }
 
     /// The eight-bytes-at-a-time test that finds the bytes to escape: every byte value, in every

@@ -92,15 +92,15 @@ extension SQLiteText: JSONStringValue {
 /// A page of history, `{"data": […], "has_more": …}`, written as the store reads it.
 ///
 /// The store reads a page newest first (the index runs that way from the anchor), and hands over
-/// each row borrowed, for the call only, so each message is written as it comes, into one array
-/// with a place of its own; the page then lists those places oldest first.
+/// each row borrowed, for the call only, so each message is written as it comes, into one run of
+/// bytes, in a place of its own; the page then lists those places oldest first.
 struct MessagePageWriter: MessageRowConsumer {
-    private var objects: [UInt8] = []
+    private var objects: JSONBytes
     private var ends: [Int] = []
 
     /// Room for `expectedCount` short messages (the fields around a message's text take about 250 bytes).
     init(expectedCount: Int = 50) {
-        objects.reserveCapacity(expectedCount * 384)
+        objects = JSONBytes(capacity: expectedCount * 384)
         ends.reserveCapacity(expectedCount)
     }
 
@@ -111,16 +111,20 @@ struct MessagePageWriter: MessageRowConsumer {
         ends.append(objects.count)
     }
 
-    /// The page, oldest message first.
+    /// The page, oldest message first: `{"data":[…],"has_more":…}`, as `JSONBody.encoder` writes
+    /// a `PageBody`, put straight into the response's buffer.
     consuming func page(hasMore: Bool) -> ByteBuffer {
-        var body = JSONObjectWriter(capacity: objects.count + ends.count + 32)
-        let objects = self.objects
-        let ends = self.ends
-        body.field("data", writtenValues: ends.indices.reversed().lazy.map { index in
-            objects[(index == 0 ? 0 : ends[index - 1])..<ends[index]]
-        })
-        body.field("has_more", hasMore)
-        return body.byteBuffer()
+        var body = ByteBuffer()
+        body.reserveCapacity(objects.count + ends.count + 32)
+        body.writeStaticString(#"{"data":["#)
+        objects.withUnsafeBytes { objects in
+            for index in ends.indices.reversed() {
+                if index != ends.count - 1 { body.writeInteger(UInt8(ascii: ",")) }
+                body.writeBytes(UnsafeRawBufferPointer(rebasing: objects[(index == 0 ? 0 : ends[index - 1])..<ends[index]]))
+            }
+        }
+        body.writeStaticString(hasMore ? #"],"has_more":true}"# : #"],"has_more":false}"#)
+        return body
     }
 }
 

@@ -31,58 +31,40 @@ struct CivilDate: Equatable {
 
     /// `YYYY-MM-DD`, the day as the usage tables key it.
     var dayString: String {
-        withRFC3339 { String(decoding: $0.prefix(10), as: UTF8.self) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.rfc3339Count) { text in
+            writeRFC3339(to: text.baseAddress!)
+            return String(decoding: text.prefix(10), as: UTF8.self)
+        }
     }
 
-    /// The length of `YYYY-MM-DDTHH:MM:SSZ`, what `withRFC3339` hands over.
+    /// The length of `YYYY-MM-DDTHH:MM:SSZ`.
     static let rfc3339Count = 20
 
-    /// Calls `body` with the moment as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, whole seconds), as
-    /// `JSONEncoder` writes a `Date` with `.iso8601`: years 0…9,999, which every time a server
-    /// stores falls in.
+    /// Sets the `rfc3339Count` bytes at `text` to `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC, whole
+    /// seconds), as `JSONEncoder` writes a `Date` with `.iso8601`: for years 0…9,999, which every
+    /// time a server stores falls in.
     ///
-    /// The text is written in a scratch buffer on the stack and handed over whole, so that a
-    /// page of history appends each time once rather than byte by byte: each append to an array
-    /// checks its capacity and that it is the storage's one owner, and a time is 20 of them.
-    func withRFC3339<Result>(_ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Self.rfc3339Count) { text in
-            func put(_ value: Int64, digits: Int, at offset: Int) {
-                var rest = value
-                for index in (offset..<offset + digits).reversed() {
-                    text.initializeElement(at: index, to: UInt8(ascii: "0") + UInt8(rest % 10))
-                    rest /= 10
-                }
+    /// Written in place, whole, so that a page of history appends each time once rather than
+    /// byte by byte (see `JSONBytes`).
+    func writeRFC3339(to text: UnsafeMutablePointer<UInt8>) {
+        func put(_ value: Int64, digits: Int, at offset: Int) {
+            var rest = value
+            for index in (offset..<offset + digits).reversed() {
+                text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
             }
-            func put(_ character: Unicode.Scalar, at offset: Int) {
-                text.initializeElement(at: offset, to: UInt8(ascii: character))
-            }
-            put(year, digits: 4, at: 0)
-            put("-", at: 4)
-            put(month, digits: 2, at: 5)
-            put("-", at: 7)
-            put(day, digits: 2, at: 8)
-            put("T", at: 10)
-            put(secondOfDay / 3600, digits: 2, at: 11)
-            put(":", at: 13)
-            put(secondOfDay / 60 % 60, digits: 2, at: 14)
-            put(":", at: 16)
-            put(secondOfDay % 60, digits: 2, at: 17)
-            put("Z", at: 19)
-            return body(UnsafeBufferPointer(text))
         }
-    }
-}
-
-extension [UInt8] {
-    /// Appends a non-negative `value` in decimal, zero-padded on the left to `digits` digits.
-    mutating func appendDecimal<Value: BinaryInteger>(_ value: Value, digits: Int) {
-        var divisor: Value = 1
-        for _ in 1..<digits { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            append(UInt8(ascii: "0") + UInt8(rest / divisor % 10))
-            rest %= divisor
-            divisor /= 10
-        }
+        put(year, digits: 4, at: 0)
+        text[4] = UInt8(ascii: "-")
+        put(month, digits: 2, at: 5)
+        text[7] = UInt8(ascii: "-")
+        put(day, digits: 2, at: 8)
+        text[10] = UInt8(ascii: "T")
+        put(secondOfDay / 3600, digits: 2, at: 11)
+        text[13] = UInt8(ascii: ":")
+        put(secondOfDay / 60 % 60, digits: 2, at: 14)
+        text[16] = UInt8(ascii: ":")
+        put(secondOfDay % 60, digits: 2, at: 17)
+        text[19] = UInt8(ascii: "Z")
     }
 }

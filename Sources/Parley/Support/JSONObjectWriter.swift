@@ -6,28 +6,29 @@ import NIOCore
 /// `JSONSerialization` boxes each value into `Any` and walks it back out, and `JSONEncoder` goes
 /// through keyed containers for every field; this writes the bytes directly. Keys are string literals of
 /// plain ASCII, written as they are; values go through `JSONStringLiteral`. The object is built
-/// in an array, whose appends are cheaper than `ByteBuffer`'s (see `JSONByteOutput`), and copied
-/// into a buffer once at the end.
+/// in `JSONBytes`, whose appends are cheaper than `ByteBuffer`'s (see `JSONByteOutput`), and
+/// copied into a buffer once at the end.
 struct JSONObjectWriter {
-    private var output: [UInt8] = []
+    private var output: JSONBytes
     private var isFirstField = true
 
     init(capacity: Int = 512) {
-        output.reserveCapacity(capacity)
+        output = JSONBytes(capacity: capacity)
         output.append(UInt8(ascii: "{"))
     }
 
     /// Writes one object at the end of `bytes`, for objects written one after another into one
-    /// array, each in a place of its own (see `MessagePageWriter`). The array is swapped in and
-    /// out, never copied: a second reference to it would make the next append copy every byte.
-    static func appendObject(to bytes: inout [UInt8], _ write: (inout JSONObjectWriter) -> Void) {
-        var object = JSONObjectWriter(output: [])
+    /// run of bytes, each in a place of its own (see `MessagePageWriter`). The bytes are swapped
+    /// in and out, never copied: a second reference to them would make the next append copy
+    /// every byte.
+    static func appendObject(to bytes: inout JSONBytes, _ write: (inout JSONObjectWriter) -> Void) {
+        var object = JSONObjectWriter(output: .placeholder)
         swap(&object.output, &bytes)
         object.nestedObject(write)
         swap(&object.output, &bytes)
     }
 
-    private init(output: [UInt8]) {
+    private init(output: JSONBytes) {
         self.output = output
     }
 
@@ -46,10 +47,12 @@ struct JSONObjectWriter {
     /// (`2026-01-02T03:04:05Z`).
     mutating func field(_ name: StaticString, timeMilliseconds milliseconds: Int64) {
         key(name)
-        output.reserve(CivilDate.rfc3339Count + 2)
-        output.append(UInt8(ascii: "\""))
-        CivilDate(millisecondsSince1970: milliseconds).withRFC3339 { output.append(contentsOf: $0) }
-        output.append(UInt8(ascii: "\""))
+        let date = CivilDate(millisecondsSince1970: milliseconds)
+        output.append(length: CivilDate.rfc3339Count + 2) { text in
+            text[0] = UInt8(ascii: "\"")
+            date.writeRFC3339(to: text + 1)
+            text[CivilDate.rfc3339Count + 1] = UInt8(ascii: "\"")
+        }
     }
 
     mutating func field(_ name: StaticString, _ value: Int) {
@@ -93,28 +96,16 @@ struct JSONObjectWriter {
         output.append(UInt8(ascii: "]"))
     }
 
-    /// An array of values already written as JSON, in the order given.
-    mutating func field(_ name: StaticString, writtenValues values: some Sequence<ArraySlice<UInt8>>) {
-        key(name)
-        output.append(UInt8(ascii: "["))
-        var isFirst = true
-        for value in values {
-            if !isFirst { output.append(UInt8(ascii: ",")) }
-            isFirst = false
-            output.append(contentsOf: value)
-        }
-        output.append(UInt8(ascii: "]"))
-    }
-
     /// The finished object.
     consuming func bytes() -> [UInt8] {
         output.append(UInt8(ascii: "}"))
-        return output
+        return output.array
     }
 
     /// The finished object, in a buffer of its own.
     consuming func byteBuffer() -> ByteBuffer {
-        ByteBuffer(bytes: bytes())
+        output.append(UInt8(ascii: "}"))
+        return output.withUnsafeBytes { ByteBuffer(bytes: $0) }
     }
 
     private mutating func write(_ value: JSONValue) {
@@ -155,21 +146,22 @@ struct JSONObjectWriter {
     }
 
     private mutating func writeNumber(_ value: Double) {
-        if value.isFinite { output.append(contentsOf: value.description.utf8) } else { output.append("null") }
+        guard value.isFinite else { return output.append("null") }
+        var text = value.description
+        text.withUTF8 { output.append(UnsafeRawBufferPointer($0)) }
     }
 
     /// Writes `,"name":` (no comma before the first field) in one append: a page of history
     /// writes seven keys per message, and four appends each cost more than the bytes.
     private mutating func key(_ name: StaticString) {
+        let comma = isFirstField ? 0 : 1
         let length = name.utf8CodeUnitCount
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: length + 4) { text in
-            text.initializeElement(at: 0, to: UInt8(ascii: ","))
-            text.initializeElement(at: 1, to: UInt8(ascii: "\""))
-            _ = UnsafeMutableBufferPointer(rebasing: text[2..<length + 2])
-                .initialize(fromContentsOf: UnsafeBufferPointer(start: name.utf8Start, count: length))
-            text.initializeElement(at: length + 2, to: UInt8(ascii: "\""))
-            text.initializeElement(at: length + 3, to: UInt8(ascii: ":"))
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: text[(isFirstField ? 1 : 0)...]))
+        output.append(length: comma + length + 3) { text in
+            text[0] = UInt8(ascii: ",")
+            text[comma] = UInt8(ascii: "\"")
+            (text + comma + 1).initialize(from: name.utf8Start, count: length)
+            text[comma + length + 1] = UInt8(ascii: "\"")
+            text[comma + length + 2] = UInt8(ascii: ":")
         }
         isFirstField = false
     }

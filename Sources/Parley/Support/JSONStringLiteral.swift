@@ -87,9 +87,9 @@ enum JSONStringLiteral {
     }
 }
 
-/// Where hand-written JSON goes: a `ByteBuffer` for an SSE frame, a `[UInt8]` for a whole body.
+/// Where hand-written JSON goes: a `ByteBuffer` for an SSE frame, `JSONBytes` for a whole body.
 ///
-/// A body of many small fields is faster to build in an array: each `ByteBuffer` write checks
+/// A body of many small fields is faster to build in `JSONBytes`: each `ByteBuffer` write checks
 /// capacity and exclusive access to its storage at run time, which costs more than appending the
 /// byte. The escaping is written once, over either.
 protocol JSONByteOutput {
@@ -106,14 +106,4 @@ extension ByteBuffer: JSONByteOutput {
     mutating func append(_ text: StaticString) { writeStaticString(text) }
 }
 
-extension Array: JSONByteOutput where Element == UInt8 {
-    /// Grows by doubling, as appending does: `reserveCapacity` alone allocates exactly what is
-    /// asked, so a body written string by string would be copied whole at every long string.
-    mutating func reserve(_ count: Int) {
-        if capacity - self.count < count { reserveCapacity(Swift.max(self.count + count, 2 * capacity)) }
-    }
-    mutating func append(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
-    mutating func append(_ text: StaticString) {
-        append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
-    }
-}
+extension JSONBytes: JSONByteOutput {}
