@@ -140,27 +140,31 @@ struct EmbedTokenService: Sendable {
     /// The header of a compact JWT: three non-empty base64url segments joined by dots; `nil` for
     /// anything else.
     ///
-    /// Every embed request passes here, so it reads the token's bytes once. `split` on a `String`
-    /// walks its grapheme clusters, and took 9 % of the cooperative pool's CPU in a history page.
+    /// Every embed request passes here, so it reads the token's bytes once, through a pointer.
+    /// `split` on a `String` walks its grapheme clusters (9 % of the cooperative pool's CPU in a
+    /// history page), and stepping through `utf8` checks each index (about 40 instructions a
+    /// byte, 19,000 a request).
     static func headerSegment(ofCompactJWT token: String) -> Substring? {
-        let bytes = token.utf8
-        var dots = 0
-        var segmentLength = 0
-        var headerEnd = bytes.endIndex
-        for index in bytes.indices {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: ".") {
-                guard segmentLength > 0 else { return nil }
-                dots += 1
-                if dots == 1 { headerEnd = index }
-                segmentLength = 0
-            } else {
-                guard isBase64URL(byte) else { return nil }
-                segmentLength += 1
+        var token = token
+        let headerLength: Int? = token.withUTF8 { bytes in
+            var dots = 0
+            var segmentLength = 0
+            var headerLength = 0
+            for (offset, byte) in bytes.enumerated() {
+                if byte == UInt8(ascii: ".") {
+                    guard segmentLength > 0 else { return nil }
+                    dots += 1
+                    if dots == 1 { headerLength = offset }
+                    segmentLength = 0
+                } else {
+                    guard isBase64URL(byte) else { return nil }
+                    segmentLength += 1
+                }
             }
+            return dots == 2 && segmentLength > 0 ? headerLength : nil
         }
-        guard dots == 2, segmentLength > 0 else { return nil }
-        return token[..<headerEnd]
+        guard let headerLength else { return nil }
+        return token[..<token.utf8.index(token.startIndex, offsetBy: headerLength)]
     }
 
     private static func isBase64URL(_ byte: UInt8) -> Bool {
