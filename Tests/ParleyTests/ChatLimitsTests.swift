@@ -202,7 +202,7 @@ import TestUpstream
 
 /// The SSE parser shared by both providers.
 @Suite struct ServerSentEventDecoderTests {
-    static let stream = "event: a\ndata: one\n\n: comment\r\ndata: two\r\ndata: lines\r\n\r\nid: 7\rdata: ünï 🎉\r\r"
+    static let stream = "event: a\ndata: one\n\n: comment\r\ndata: two\r\ndata: lines\r\n\r\nid: 7\rdata: ünï 🎉\r\rdata: cr\rdata: then lf\n\n"
 
     @Test func decodesEveryLineEndingAndMultiLineData() throws {
         var decoder = ServerSentEventDecoder()
@@ -211,6 +211,7 @@ import TestUpstream
             ServerSentEvent(event: "a", data: "one", id: nil),
             ServerSentEvent(event: nil, data: "two\nlines", id: nil),
             ServerSentEvent(event: nil, data: "ünï 🎉", id: "7"),
+            ServerSentEvent(event: nil, data: "cr\nthen lf", id: "7"),
         ])
     }
 

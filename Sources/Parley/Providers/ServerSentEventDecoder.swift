@@ -30,24 +30,46 @@ struct ServerSentEventDecoder {
     /// Feeds `bytes`; returns the events they complete.
     mutating func feed(_ bytes: some Sequence<UInt8>) throws(LineTooLong) -> [ServerSentEvent] {
         var events: [ServerSentEvent] = []
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "\n"):
-                if lastWasCR {
-                    lastWasCR = false  // the LF of a CRLF: the line already ended at the CR
-                } else if let event = endLine() {
-                    events.append(event)
-                }
-            case UInt8(ascii: "\r"):
+        let outcome = bytes.withContiguousStorageIfAvailable { feed($0, into: &events) }
+            ?? Array(bytes).withUnsafeBufferPointer { feed($0, into: &events) }
+        if case .failure(let error) = outcome { throw error }
+        return events
+    }
+
+    /// Looks for line ends through a pointer and adds the bytes between them to the line a run
+    /// at a time: every chunk of every reply passes here, and an append per byte was most of
+    /// a chunk's parsing. Returns its failure rather than throwing it, since the closures it is
+    /// called from would lose the error's type.
+    private mutating func feed(_ bytes: UnsafeBufferPointer<UInt8>, into events: inout [ServerSentEvent]) -> Result<Void, LineTooLong> {
+        var runStart = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") else { continue }
+            if index > runStart {
+                guard extendLine(with: UnsafeBufferPointer(rebasing: bytes[runStart..<index])) else { return .failure(LineTooLong()) }
+            }
+            runStart = index + 1
+            if byte == UInt8(ascii: "\r") {
                 lastWasCR = true
                 if let event = endLine() { events.append(event) }
-            default:
-                lastWasCR = false
-                guard line.count < maxLineBytes else { throw LineTooLong() }
-                line.append(byte)
+            } else if lastWasCR {
+                lastWasCR = false  // the LF of a CRLF: the line already ended at the CR
+            } else if let event = endLine() {
+                events.append(event)
             }
         }
-        return events
+        if runStart < bytes.count {
+            guard extendLine(with: UnsafeBufferPointer(rebasing: bytes[runStart...])) else { return .failure(LineTooLong()) }
+        }
+        return .success(())
+    }
+
+    /// Adds bytes that end no line; false if the line would pass `maxLineBytes`.
+    private mutating func extendLine(with run: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard line.count + run.count <= maxLineBytes else { return false }
+        line.append(contentsOf: run)
+        lastWasCR = false
+        return true
     }
 
     /// At the end of the stream, an event without its closing blank line is discarded, as the
