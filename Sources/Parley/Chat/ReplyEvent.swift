@@ -103,7 +103,8 @@ enum ServerSentEventEncoder {
         // The data is ours or JSON, so it cannot hold a line break; drop any anyway rather than
         // ever emit a frame that could split into two events. Only CR and LF end an SSE line, so
         // only they go (a U+2028 in the model's text is the model's text).
-        let hasLineBreak = buffer.withUnsafeReadableBytes { Self.containsLineBreak(UnsafeRawBufferPointer(rebasing: $0[dataStart...])) }
+        let dataOffset = dataStart - buffer.readerIndex
+        let hasLineBreak = buffer.withUnsafeReadableBytes { Self.containsLineBreak(UnsafeRawBufferPointer(rebasing: $0[dataOffset...])) }
         if hasLineBreak {
             let kept = buffer.readableBytesView[dataStart...].filter { !Self.isLineBreak($0) }
             buffer.moveWriterIndex(to: dataStart)

@@ -47,12 +47,9 @@ struct CivilDate: Equatable {
     /// Written in place, whole, so that a page of history appends each time once rather than
     /// byte by byte (see `JSONBytes`).
     func writeRFC3339(to text: UnsafeMutablePointer<UInt8>) {
+        // A year before 0 (a negative value) traps here, as it always has.
         func put(_ value: Int64, digits: Int, at offset: Int) {
-            var rest = value
-            for index in (offset..<offset + digits).reversed() {
-                text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
+            (text + offset).setDecimal(UInt64(value), digits: digits)
         }
         put(year, digits: 4, at: 0)
         text[4] = UInt8(ascii: "-")

@@ -83,15 +83,9 @@ struct JSONBytes {
         count += length
     }
 
-    /// Appends a non-negative `value` in decimal, zero-padded on the left to `digits` digits.
+    /// Appends `value` in decimal, zero-padded on the left to `digits` digits.
     mutating func appendDecimal(_ value: UInt64, digits: Int) {
-        append(length: digits) { text in
-            var rest = value
-            for index in (0..<digits).reversed() {
-                text[index] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            }
-        }
+        append(length: digits) { $0.setDecimal(value, digits: digits) }
     }
 
     func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
@@ -107,3 +101,15 @@ struct JSONBytes {
 }
 
 extension JSONBytes: Sendable {}
+
+extension UnsafeMutablePointer<UInt8> {
+    /// Sets the `digits` bytes here to `value` in decimal, zero-padded on the left (the lowest
+    /// `digits` digits of a longer value): the one digit writer of hand-written JSON and times.
+    func setDecimal(_ value: UInt64, digits: Int) {
+        var rest = value
+        for index in (0..<digits).reversed() {
+            self[index] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        }
+    }
+}
