@@ -81,14 +81,19 @@ let package = Package(
             swiftSettings: strict
         ),
         // `make bench`'s compiled helpers: the fast provider every relay is measured against, the load
-        // client, the idle Hummingbird server that is the floor for idle memory, and the bare
-        // Hummingbird-and-libcurl relay that is the floor for the relay on Parley's own stack.
+        // client, the idle Hummingbird server that is the floor for idle memory, the bare
+        // Hummingbird-and-libcurl relay that is the floor for the relay on Parley's own stack, and
+        // the bare mint (a signature and a group-committed insert) that is the floor for minting.
         .executableTarget(
             name: "parley-bench",
             dependencies: [
                 "CurlStream",
+                "Parley",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

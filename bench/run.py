@@ -3,7 +3,8 @@
 
   * footprint: binary size, start-to-ready time, idle RSS;
   * token minting (POST /api/v1/embed/generate-token, audit writes on) against the floor of the
-    same server's GET /healthz, with wrk at 32 connections;
+    same server's GET /healthz, with wrk at 32 connections, and the bare mint on Parley's stack (a
+    signature and a group-committed insert, nothing else) against its own GET /healthz;
   * reply relay: time to first token and total time of a 50-chunk reply (20 ms apart) straight
     from the fast provider, through nginx (proxy_buffering off), through the bare relay on Parley's
     stack (Hummingbird and libcurl passing bytes through) and through Parley, at 1, 100 and 1,000
@@ -410,9 +411,9 @@ def seed_history(database, workspace, bot, user, messages=1_000_000, per_convers
 
 class HelperServer:
     """A `parley-bench` server subcommand on a free port, ready once it answers `GET /readyz`:
-    `idle-server` (Hummingbird with one route, the floor for Parley's idle memory) or `bare-relay`
+    `idle-server` (Hummingbird with one route, the floor for Parley's idle memory), `bare-relay`
     (Hummingbird and libcurl passing the provider's bytes through, the floor for Parley's relay on
-    its own stack)."""
+    its own stack) or `bare-mint` (a signature and a durable insert, the floor for minting)."""
 
     def __init__(self, command, *arguments):
         self.port = free_port()
@@ -474,6 +475,13 @@ def measure_minting_and_history(results, data):
     results["healthz"], results["mint"] = median_of(healthz), median_of(mint)
     server.stop()
 
+    floor = HelperServer("bare-mint", "--data", scratch("bare-mint-"))
+    base = f"http://127.0.0.1:{floor.port}"
+    healthz = [wrk(base, "get.lua", {"BENCH_PATH": "/healthz"}) for _ in range(RUNS)]
+    mint = [wrk(base, "mint.lua", {"BENCH_KEY": "unchecked", "BENCH_WORKSPACE": workspace}) for _ in range(RUNS)]
+    results["bare_healthz"], results["bare_mint"] = median_of(healthz), median_of(mint)
+    floor.stop()
+
     conversation = seed_history(os.path.join(data, "parley.sqlite"), workspace, bot, "history-user")
     server = Server(data)
     # Minted by this server: a token's issuer is the server's URL, and this one listens on a new port.
@@ -526,11 +534,15 @@ def report(results):
             ("Binary size (release)", f"{f['binary_mib']:.1f} MiB", "", ""),
         ]
     if "mint" in results:
-        h, m = results["healthz"], results["mint"]
+        h, m, bh, bm = results["healthz"], results["mint"], results["bare_healthz"], results["bare_mint"]
         rows += [
             ("Minting, tokens/s (32 connections)", f"{m['rps']:,.0f}", "≥ 5,000 and ≥ 0.5 × /healthz", f"{m['rps'] / h['rps']:.2f} × /healthz ({h['rps']:,.0f}/s)"),
             ("Minting p50 / p99", f"{m['p50']:.2f} / {m['p99']:.2f} ms", "p99 ≤ 20 ms", f"/healthz {h['p50']:.2f} / {h['p99']:.2f} ms"),
             ("Minting errors", f"{m['errors']:.0f}", "0", ""),
+            ("Minting on Parley's stack with nothing else (`parley-bench bare-mint`), tokens/s", f"{bm['rps']:,.0f}", "≥ 0.5 × /healthz",
+             f"an Ed25519 signature and a group-committed insert of two rows, nothing else: {bm['rps'] / bh['rps']:.2f} × its own /healthz "
+             f"({bh['rps']:,.0f}/s), {bm['rps'] / h['rps']:.2f} × Parley's; p50 / p99 {bm['p50']:.2f} / {bm['p99']:.2f} ms, "
+             f"{bm['errors']:.0f} errors; Parley mints {m['rps'] / bm['rps']:.2f} × this rate"),
             ("History: messages?limit=50 p99 (1M messages)", f"{results['history_messages']['p99']:.2f} ms", "≤ 10 ms",
              f"p50 {results['history_messages']['p50']:.2f} ms, {results['history_messages']['rps']:,.0f}/s, "
              f"{results['history_messages']['errors']:.0f} errors"),

@@ -4,14 +4,15 @@ import NIOCore
 /// `parley-bench`: the compiled parts of `make bench` — the fast model provider every relay is
 /// measured against, the load client that opens the streams and times them (Python would be too
 /// slow to play either at a thousand streams), the idle server that is the floor for Parley's
-/// idle memory, and the bare relay that is the floor for its relay on the same stack.
+/// idle memory, the bare relay that is the floor for its relay on the same stack, and the bare mint
+/// that is the floor for its minting.
 /// `bench/run.py` drives them.
 @main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "parley-bench",
         abstract: "Benchmark helpers for `make bench`.",
-        subcommands: [ProviderCommand.self, StreamsCommand.self, IdleServerCommand.self, BareRelayCommand.self]
+        subcommands: [ProviderCommand.self, StreamsCommand.self, IdleServerCommand.self, BareRelayCommand.self, BareMintCommand.self]
     )
 }
 

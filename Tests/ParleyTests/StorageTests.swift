@@ -410,6 +410,92 @@ import Testing
         #expect(pace.pause(afterLogPages: 3) == .milliseconds(100))
     }
 
+    /// A round that finds SQLite busy comes back at the busy pace, quietly, until so many in a
+    /// row have been busy that the lock is being held for long: that one is reported. A round
+    /// that gets through starts the count again.
+    @Test func busyRoundsAreRetriedSoonAndOnlyALongRunOfThemIsReported() {
+        let pace = CheckpointPace(busy: .milliseconds(100), idle: .milliseconds(500), toleratedBusyRounds: 3)
+        #expect(pace.pauseAfterBusyRound() == .milliseconds(100))
+        #expect(pace.pauseAfterBusyRound() == .milliseconds(100))
+        #expect(pace.pauseAfterBusyRound() == nil, "the third busy round in a row is reported")
+        #expect(pace.pauseAfterBusyRound() == .milliseconds(100), "and the count starts again")
+        #expect(pace.pause(afterLogPages: 10) == .milliseconds(100))
+        #expect(pace.pauseAfterBusyRound() == .milliseconds(100))
+        #expect(pace.pauseAfterBusyRound() == .milliseconds(100), "a round that got through reset the count")
+        #expect(pace.pauseAfterBusyRound() == nil)
+    }
+
+    /// While another connection holds the checkpoint lock (here a `FULL` checkpoint waiting for a
+    /// reader of an older snapshot), a round cannot checkpoint: it asks to come back soon instead
+    /// of failing, and only the `toleratedBusyRounds`-th busy round in a row throws. Once the
+    /// lock is free, rounds checkpoint again.
+    @Test func aCheckpointRoundWaitsOutAnotherConnectionsCheckpoint() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("parley.sqlite").path
+        func insertEvents() async throws {
+            try await database.writer.write { db in
+                for index in 0..<200 {
+                    try db.execute(
+                        sql: "INSERT INTO audit_events (type, actor, data, created_at) VALUES ('test.event', 'test', 'x', ?)",
+                        arguments: [index])
+                }
+            }
+        }
+        try await insertEvents()
+        // A reader holds a snapshot, and the log grows past it.
+        var holdsTransactions = Configuration()
+        holdsTransactions.allowsUnsafeTransactions = true
+        let reader = try DatabaseQueue(path: path, configuration: holdsTransactions)
+        try await reader.writeWithoutTransaction { db in
+            try db.beginTransaction(.deferred)
+            _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM audit_events")
+        }
+        try await insertEvents()
+        // A FULL checkpoint takes the checkpoint lock, then waits for that reader. It does not wait
+        // for the lock itself, so it tries again when it meets one of the passive checks below.
+        @Sendable func isBusy(_ error: any Error) -> Bool { (error as? DatabaseError)?.resultCode == .SQLITE_BUSY }
+        var busyWaiting = Configuration()
+        busyWaiting.busyMode = .timeout(30)
+        let other = try DatabaseQueue(path: path, configuration: busyWaiting)
+        let otherCheckpoint = Task {
+            while true {
+                do {
+                    return try await other.writeWithoutTransaction { db in try db.checkpoint(.full) }
+                } catch let error where isBusy(error) {
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+            }
+        }
+
+        let checkpointer = try WALCheckpointer(
+            path: path, pace: CheckpointPace(busy: .milliseconds(100), idle: .milliseconds(500), toleratedBusyRounds: 2),
+            logger: Logger(label: "test"))
+        // Wait until the other checkpoint holds the lock.
+        var lockTaken = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !lockTaken, ContinuousClock.now < deadline {
+            do {
+                try await checkpointer.checkpoint()
+                try await Task.sleep(for: .milliseconds(5))
+            } catch let error where isBusy(error) {
+                lockTaken = true
+            }
+        }
+        try #require(lockTaken, "the other connection's checkpoint never took the lock")
+        #expect(try await checkpointer.round() == .milliseconds(100), "a busy round asks to come back at the busy pace")
+        let reported = await #expect(throws: DatabaseError.self, "the second busy round in a row is reported") {
+            try await checkpointer.round()
+        }
+        #expect(reported?.resultCode == .SQLITE_BUSY)
+
+        try await reader.writeWithoutTransaction { db in try db.commit() }
+        _ = try await otherCheckpoint.value
+        await #expect(throws: Never.self, "the lock is free again") { try await checkpointer.round() }
+        let afterwards = try await checkpointer.checkpoint()
+        #expect(afterwards.copiedPages == afterwards.logPages)
+    }
+
     /// One round saves the new text of every streaming reply in one transaction. A reply that has
     /// ended keeps its final text whatever a later round finds, and a forgotten one is not
     /// written again.

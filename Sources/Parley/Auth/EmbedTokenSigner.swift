@@ -9,13 +9,13 @@ import Foundation
 /// (perf). The header is encoded once per key. The claims' JSON comes from
 /// `EmbedTokenClaims.writeJSON`; the tests check every shape of token this writes against
 /// jwt-kit, and the interop suite against PyJWT.
-struct EmbedTokenSigner: Sendable {
+package struct EmbedTokenSigner: Sendable {
     let kid: String
     private let key: Curve25519.Signing.PrivateKey
     /// `base64url({"alg":"EdDSA","kid":…,"typ":"JWT"})`.
     private let encodedHeader: [UInt8]
 
-    init(kid: String, key: Curve25519.Signing.PrivateKey) {
+    package init(kid: String, key: Curve25519.Signing.PrivateKey) {
         self.kid = kid
         self.key = key
         var header = JSONObjectWriter(capacity: 48 + kid.utf8.count)
@@ -29,7 +29,11 @@ struct EmbedTokenSigner: Sendable {
     func sign(_ claims: EmbedTokenClaims) throws -> String {
         var payload = JSONObjectWriter(capacity: 320)
         claims.writeJSON(into: &payload)
-        let payloadBytes = payload.bytes()
+        return try token(payload: payload.bytes())
+    }
+
+    /// The compact token for the claims' JSON `payloadBytes`, as they are.
+    package func token(payload payloadBytes: [UInt8]) throws -> String {
         var token = encodedHeader
         token.reserveCapacity(encodedHeader.count + payloadBytes.count * 4 / 3 + 92)
         token.append(UInt8(ascii: "."))

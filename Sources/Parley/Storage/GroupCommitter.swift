@@ -9,8 +9,8 @@ import GRDB
 ///
 /// Each write runs inside its own savepoint, so one failing write (a constraint violation, say)
 /// is rolled back alone and reported to its caller while the rest of the batch commits.
-actor GroupCommitter {
-    typealias Write = @Sendable (Database) throws -> Void
+package actor GroupCommitter {
+    package typealias Write = @Sendable (Database) throws -> Void
 
     private let writer: any DatabaseWriter
     private let onCommit: @Sendable (Duration) -> Void
@@ -19,7 +19,7 @@ actor GroupCommitter {
     /// The largest batch committed so far; reported by tests and benchmarks.
     private(set) var largestBatch = 0
 
-    init(writer: any DatabaseWriter, onCommit: @escaping @Sendable (Duration) -> Void = { _ in }) {
+    package init(writer: any DatabaseWriter, onCommit: @escaping @Sendable (Duration) -> Void = { _ in }) {
         self.writer = writer
         self.onCommit = onCommit
     }
@@ -27,7 +27,7 @@ actor GroupCommitter {
     /// Runs `write` in the next group transaction and returns once that transaction committed.
     ///
     /// - Throws: what `write` threw, or the commit's error (then every write of the batch fails).
-    func write(_ write: @escaping Write) async throws {
+    package func write(_ write: @escaping Write) async throws {
         try await withCheckedThrowingContinuation { continuation in
             pending.append((write, continuation))
             if !isCommitting {

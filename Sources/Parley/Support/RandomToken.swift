@@ -6,7 +6,7 @@ import Foundation
 /// Every character comes from `SystemRandomNumberGenerator`, which reads the kernel's CSPRNG
 /// (`getrandom(2)` on Linux), so ids cannot be guessed from earlier ones and secrets carry
 /// `length × log2(62)` bits (32 characters ≈ 190 bits).
-enum RandomToken {
+package enum RandomToken {
     static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
     /// `length` base62 characters, each drawn without modulo bias.
@@ -41,7 +41,7 @@ enum RandomToken {
     /// that grow with time land on the index's last page, so each insert dirties the page the
     /// previous one did instead of a random page of an index larger than SQLite's cache, and a
     /// group commit writes a handful of pages to the log rather than one per row.
-    static func timeOrderedID(_ prefix: String, at milliseconds: Int64) -> String {
+    package static func timeOrderedID(_ prefix: String, at milliseconds: Int64) -> String {
         var time = UInt64(max(0, milliseconds))
         var characters = [UInt8](repeating: alphabet[0], count: 8)
         for index in characters.indices.reversed() {

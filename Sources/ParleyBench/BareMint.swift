@@ -1,0 +1,89 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import GRDB
+import Hummingbird
+import Logging
+import Parley
+
+/// The floor for minting on Parley's own stack: what every mint must do, and nothing else.
+///
+/// A POST to `/api/v1/embed/generate-token` signs a token with Ed25519 (its claims: the request's
+/// body as it came, a random id and two times) and durably records it, with an audit row, in
+/// SQLite, through Parley's own group committer and checkpointer on a database opened as Parley
+/// opens its own (WAL, `synchronous=FULL`). It checks no key, reads no workspace, parses no JSON
+/// and applies no rate limit, and its routes have no middleware. `GET /healthz` answers as Parley's
+/// does, so the floor's ratio of minting to `/healthz` is measured on the same server: if even
+/// this ratio is under the target's half, no change inside Parley's own work can reach it.
+struct BareMintCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bare-mint",
+        abstract: "Signs and durably records a token for every POST, with nothing else around it."
+    )
+
+    @Option(help: "Port on 127.0.0.1.")
+    var port: Int
+    @Option(help: "Folder for the SQLite database (created by Parley's migrations).")
+    var data: String
+
+    static let maxBodyBytes = 16 * 1024
+    static let lifetime: Int64 = 600
+
+    func run() async throws {
+        let file = URL(fileURLWithPath: data).appendingPathComponent("bare-mint.sqlite")
+        let database = try ParleyDatabase.open(at: file, durability: .full, busyTimeout: .seconds(5))
+        try await database.writer.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS bare_tokens (jti TEXT PRIMARY KEY, claims BLOB NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                    CREATE TABLE IF NOT EXISTS bare_audit (id INTEGER PRIMARY KEY, type TEXT NOT NULL, jti TEXT NOT NULL, created_at INTEGER NOT NULL);
+                    """)
+        }
+        let committer = GroupCommitter(writer: database.writer)
+        let logger = Logger(label: "parley-bench.bare-mint")
+        let checkpointer = try WALCheckpointer(path: file.path, logger: logger)
+        let signer = EmbedTokenSigner(kid: "bare", key: Curve25519.Signing.PrivateKey())
+
+        let router = Router()
+        router.get("readyz") { _, _ in "ok" }
+        router.get("healthz") { _, _ in Response.json(#"{"status":"ok"}"#) }
+        router.post("/api/v1/embed/generate-token") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            let now = Int64(Date().timeIntervalSince1970)
+            let jti = RandomToken.timeOrderedID("jti_", at: now * 1000)
+            let claims = BareClaims.make(jti: jti, issuedAt: now, expiresAt: now + Self.lifetime, request: body.readableBytesView)
+            let token = try signer.token(payload: claims)
+            try await committer.write { db in
+                try db.cachedStatement(sql: "INSERT INTO bare_tokens (jti, claims, issued_at, expires_at) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [jti, Data(claims), now * 1000, (now + Self.lifetime) * 1000])
+                try db.cachedStatement(sql: "INSERT INTO bare_audit (type, jti, created_at) VALUES ('token.issued', ?, ?)")
+                    .execute(arguments: [jti, now * 1000])
+            }
+            return Response.json(#"{"embedToken":""# + token + #""}"#)
+        }
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), services: [checkpointer])
+        try await app.runService()
+    }
+}
+
+/// The claims of the floor's tokens; `EmbedTokenSigner` signs them, as it signs Parley's.
+enum BareClaims {
+    /// `{"jti":…,"iat":…,"exp":…,"req":<the request's body>}`: the body is put in unread, so a
+    /// valid JSON body makes valid claims and no time goes to parsing it.
+    static func make(jti: String, issuedAt: Int64, expiresAt: Int64, request: some Collection<UInt8>) -> [UInt8] {
+        var claims = Array(#"{"jti":""#.utf8)
+        claims.reserveCapacity(request.count + 96)
+        claims += jti.utf8
+        claims += #"","iat":\#(issuedAt),"exp":\#(expiresAt),"req":"#.utf8
+        claims += request
+        claims.append(UInt8(ascii: "}"))
+        return claims
+    }
+}
+
+extension Response {
+    fileprivate static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
