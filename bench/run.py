@@ -583,7 +583,8 @@ def report(results):
         hold = results.get(f"hold_{count}")
         if hold:
             rows.append((f"{count:,} streams held open: errors, RSS per stream", f"{hold['errors']} errors, {hold['per_stream_kib']:.0f} KiB",
-                         "0 errors, ≤ 100 KiB", f"RSS {hold['before_mib']:.0f} → {hold['peak_mib']:.0f} MiB peak; "
+                         # The issue sets the RSS target at 5,000 streams; at fewer, the server's fixed growth weighs more per stream.
+                         "0 errors, ≤ 100 KiB" if count == 5000 else "0 errors", f"RSS {hold['before_mib']:.0f} → {hold['peak_mib']:.0f} MiB peak; "
                          f"{hold['cpu_cores']:.2f} cores; first token p99 {hold['ttft_p99']:.0f} ms"))
     machine = f"{platform.platform()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
     table = "| measure | Parley | target | floor / notes |\n|---|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)

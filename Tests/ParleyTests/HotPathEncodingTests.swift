@@ -131,6 +131,27 @@ import Testing
         }
     }
 
+    /// Audit rows' details and tokens' metadata are written by hand: byte for byte what
+    /// `JSONEncoder` writes with sorted keys and unescaped slashes, for every kind of value and of key.
+    @Test func aJSONValueIsWrittenAsJSONEncoderWritesIt() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let numbers: [Double] = [
+            0, -0.0, 1, -1, 600, 0.5, -2.25, 0.1, 1e-7, 123_456.789, 999_999_999_999_999, -1e14, 1e15, 1e21, 3.141_592_653_589_793,
+        ]
+        var values: [JSONValue] = [.null, .bool(true), .bool(false)] + numbers.map(JSONValue.number) + Self.awkwardTexts.map(JSONValue.string)
+        values.append(.array(values))
+        values.append(.array([]))
+        values.append(.object([:]))
+        let keys = ["b", "a", "B", "A", "a10", "a2", "a1", "é", "e", "z", "_", "Z9", "", "日本", "🙂", "a/b", "quote\"", "line\nbreak"]
+        let object = JSONValue.object(Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, values[$0 % values.count]) }))
+        values += [object, .object(["inner": object, "list": .array([object, .null])])]
+        for value in values {
+            let expected = String(decoding: try encoder.encode(value), as: UTF8.self)
+            #expect(value.encodedText == expected, "\(value.encodedText.prefix(300)) against \(expected.prefix(300))")
+        }
+    }
+
     @Test(arguments: awkwardTexts)
     func aHandWrittenMessageIsByteForByteWhatJSONEncoderWrites(_ text: String) throws {
         let times: [Int64] = [0, 999, 1_000, 951_782_400_000, 951_868_799_999, 1_764_547_199_999, 1_764_547_200_000, 4_102_444_799_999]

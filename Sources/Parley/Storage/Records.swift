@@ -327,10 +327,9 @@ extension AuditEvent: ColumnListRecord {
     static let columnNames = ["seq", "workspace_id", "type", "actor", "user_id", "data", "created_at"]
     static let insertSQL = makeInsertSQL()
 
-    /// `data` is stored as the JSON text GRDB's `Codable` route would store.
+    /// `data` is stored as JSON text with sorted keys, as GRDB's `Codable` route stores it, but
+    /// written by hand (`JSONValue.encodedText`), and with slashes left as they are.
     func columnValues() throws -> [(any DatabaseValueConvertible)?] {
-        [seq, workspaceId, type, actor, userId, String(decoding: try Self.dataEncoder.encode(data), as: UTF8.self), createdAt]
+        [seq, workspaceId, type, actor, userId, JSONValue.object(data).encodedText, createdAt]
     }
-
-    private static let dataEncoder = databaseJSONEncoder(for: "data")
 }

@@ -32,6 +32,13 @@ struct JSONObjectWriter {
         self.output = output
     }
 
+    /// `value` alone, as JSON text (see `JSONValue.encodedText`).
+    static func text(of value: JSONValue) -> String {
+        var writer = JSONObjectWriter(output: JSONBytes(capacity: 128))
+        writer.write(value)
+        return writer.output.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// Text (a `String`, or text read in place from SQLite) as a JSON string, or `null` for nil.
     mutating func field(_ name: StaticString, _ value: (some JSONStringValue)?) {
         key(name)
@@ -148,6 +155,9 @@ struct JSONObjectWriter {
     private mutating func writeNumber(_ value: Double) {
         guard value.isFinite else { return output.append("null") }
         var text = value.description
+        // A whole number from 10^15 up: `description` writes "1000000000000000.0", JSONEncoder
+        // leaves the fraction off.
+        if text.hasSuffix(".0") { text.removeLast(2) }
         text.withUTF8 { output.append(UnsafeRawBufferPointer($0)) }
     }
 
