@@ -8,8 +8,9 @@ import Parley
 
 /// The floor for minting on Parley's own stack: what every mint must do, and nothing else.
 ///
-/// A POST to `/api/v1/embed/generate-token` signs a token with Ed25519 (its claims: the request's
-/// body as it came, a random id and two times) and durably records it, with an audit row, in
+/// A POST to `/api/v1/embed/generate-token` signs a token with Parley's Ed25519 signer (its
+/// claims: the request's body as it came, a `jti` made as Parley makes one, and two times) and
+/// durably records it, with an audit row, in
 /// SQLite, through Parley's own group committer and checkpointer on a database opened as Parley
 /// opens its own (WAL, `synchronous=FULL`). It checks no key, reads no workspace, parses no JSON
 /// and applies no rate limit, and its routes have no middleware. `GET /healthz` answers as Parley's
@@ -21,8 +22,7 @@ struct BareMintCommand: AsyncParsableCommand {
         abstract: "Signs and durably records a token for every POST, with nothing else around it."
     )
 
-    @Option(help: "Port on 127.0.0.1.")
-    var port: Int
+    @OptionGroup var listener: LoopbackListener
     @Option(help: "Folder for the SQLite database (created by Parley's migrations).")
     var data: String
 
@@ -62,7 +62,7 @@ struct BareMintCommand: AsyncParsableCommand {
             return Response.json(#"{"embedToken":""# + token + #""}"#)
         }
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), services: [checkpointer])
+            router: router, configuration: listener.configuration, services: [checkpointer])
         try await app.runService()
     }
 }

@@ -15,8 +15,7 @@ struct BareRelayCommand: AsyncParsableCommand {
         abstract: "Relays every POST to the provider and streams its answer back untouched."
     )
 
-    @Option(help: "Port on 127.0.0.1.")
-    var port: Int
+    @OptionGroup var listener: LoopbackListener
     @Option(help: "The provider's port on 127.0.0.1.")
     var upstreamPort: Int
     @Option(help: "Largest request body read, in bytes.")
@@ -44,7 +43,7 @@ struct BareRelayCommand: AsyncParsableCommand {
                     try await writer.finish(nil)
                 })
         }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let app = Application(router: router, configuration: listener.configuration)
         try await app.runService()
     }
 }

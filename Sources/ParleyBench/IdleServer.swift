@@ -10,13 +10,12 @@ struct IdleServerCommand: AsyncParsableCommand {
         abstract: "Serves GET /readyz and nothing else, to be measured at rest."
     )
 
-    @Option(help: "Port on 127.0.0.1.")
-    var port: Int
+    @OptionGroup var listener: LoopbackListener
 
     func run() async throws {
         let router = Router()
         router.get("readyz") { _, _ in "ok" }
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)))
+        let app = Application(router: router, configuration: listener.configuration)
         try await app.runService()
     }
 }
