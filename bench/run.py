@@ -79,6 +79,15 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_ticks():
+    """The machine's CPU time so far, in clock ticks: (all of it, the part stolen by the hypervisor).
+
+    On a virtual machine whose host is busy, the guest's vCPUs wait while other guests run; the
+    kernel counts that wait as `steal` in /proc/stat. It slows every figure of a run at once."""
+    fields = [int(value) for value in open("/proc/stat").readline().split()[1:9]]
+    return sum(fields), fields[7]
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
@@ -501,11 +510,16 @@ def main():
              ("mint", lambda: measure_minting_and_history(results, scratch("mint-"))),
              ("relay", lambda: measure_relay(results, scratch("relay-"))),
              ("hold", lambda: measure_hold(results, scratch("hold-")))]
+    results["steal"] = {}
     with scratch_root("parley-bench-"):
         for name, step in steps:
             if not only or name in only:
                 print(f"measuring {name}…", file=sys.stderr)
+                total_before, stolen_before = cpu_ticks()
                 step()
+                total_after, stolen_after = cpu_ticks()
+                if total_after > total_before:
+                    results["steal"][name] = (stolen_after - stolen_before) / (total_after - total_before)
     report(results)
 
 
@@ -587,6 +601,9 @@ def report(results):
                          "0 errors, ≤ 100 KiB" if count == 5000 else "0 errors", f"RSS {hold['before_mib']:.0f} → {hold['peak_mib']:.0f} MiB peak; "
                          f"{hold['cpu_cores']:.2f} cores; first token p99 {hold['ttft_p99']:.0f} ms"))
     machine = f"{platform.platform()}, {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    steal = ", ".join(f"{name} {share:.0%}" for name, share in results.get("steal", {}).items())
+    steal_note = (f"\nCPU time the hypervisor gave to other guests while each part ran (`steal` in /proc/stat): {steal}.\n"
+                  "Every figure of a part slows with it; compare runs with similar shares.") if steal else ""
     table = "| measure | Parley | target | floor / notes |\n|---|---|---|---|\n" + "\n".join(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows)
     text = f"""# Parley benchmark results
 
@@ -599,7 +616,7 @@ since every reply lasts the same time they stay in step; "spread": first request
 one reply's length, so requests arrive steadily). The bare relay (`parley-bench bare-relay`) is
 Hummingbird and Parley's libcurl client with nothing between them: the floor for a relay on Parley's
 stack, beside nginx's floor for any relay. Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
-stream is (peak − idle) / N, on a fresh server for each N. Each figure is the median of {RUNS} runs (held streams: one run per N).
+stream is (peak − idle) / N, on a fresh server for each N. Each figure is the median of {RUNS} runs (held streams: one run per N).{steal_note}
 
 {table}
 """
