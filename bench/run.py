@@ -426,12 +426,13 @@ class HelperServer:
 
     def __init__(self, command, *arguments):
         self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen([BENCH, command, "--port", str(self.port), *arguments],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1)
+                urllib.request.urlopen(f"{self.base}/readyz", timeout=1)
                 return
             except OSError:
                 if time.monotonic() - started > 30:
@@ -474,21 +475,23 @@ def measure_footprint(results):
                             "floor_file_mib": statistics.median(r[2] for r in floor)}
 
 
+def healthz_and_mint(base, key, workspace):
+    """The medians of `RUNS` wrk runs of `GET /healthz`, then of minting, on the server at `base`."""
+    healthz = [wrk(base, "get.lua", {"BENCH_PATH": "/healthz"}) for _ in range(RUNS)]
+    mint = [wrk(base, "mint.lua", {"BENCH_KEY": key, "BENCH_WORKSPACE": workspace}) for _ in range(RUNS)]
+    return median_of(healthz), median_of(mint)
+
+
 def measure_minting_and_history(results, data):
     server = Server(data)
     workspace = server.call("POST", "/admin/v1/workspaces", {"name": "Bench", "settings": {"token_mint_rate_per_second": 1000000, "token_mint_burst": 1000000}})["id"]
     bot = server.call("POST", f"/admin/v1/workspaces/{workspace}/bots", {"name": "B", "provider": {"kind": "openai", "model": "m"}})["id"]
     key = server.call("POST", f"/admin/v1/workspaces/{workspace}/api-keys", {"name": "bench", "scope": "tokens"})["key"]
-    healthz = [wrk(server.base, "get.lua", {"BENCH_PATH": "/healthz"}) for _ in range(RUNS)]
-    mint = [wrk(server.base, "mint.lua", {"BENCH_KEY": key, "BENCH_WORKSPACE": workspace}) for _ in range(RUNS)]
-    results["healthz"], results["mint"] = median_of(healthz), median_of(mint)
+    results["healthz"], results["mint"] = healthz_and_mint(server.base, key, workspace)
     server.stop()
 
     floor = HelperServer("bare-mint", "--data", scratch("bare-mint-"))
-    base = f"http://127.0.0.1:{floor.port}"
-    healthz = [wrk(base, "get.lua", {"BENCH_PATH": "/healthz"}) for _ in range(RUNS)]
-    mint = [wrk(base, "mint.lua", {"BENCH_KEY": "unchecked", "BENCH_WORKSPACE": workspace}) for _ in range(RUNS)]
-    results["bare_healthz"], results["bare_mint"] = median_of(healthz), median_of(mint)
+    results["bare_healthz"], results["bare_mint"] = healthz_and_mint(floor.base, "unchecked", workspace)
     floor.stop()
 
     conversation = seed_history(os.path.join(data, "parley.sqlite"), workspace, bot, "history-user")

@@ -49,15 +49,16 @@ struct BareMintCommand: AsyncParsableCommand {
         router.get("healthz") { _, _ in Response.json(#"{"status":"ok"}"#) }
         router.post("/api/v1/embed/generate-token") { request, _ -> Response in
             let body = try await request.body.collect(upTo: Self.maxBodyBytes)
-            let now = Int64(Date().timeIntervalSince1970)
-            let jti = RandomToken.timeOrderedID("jti_", at: now * 1000)
-            let claims = BareClaims.make(jti: jti, issuedAt: now, expiresAt: now + Self.lifetime, request: body.readableBytesView)
+            let issuedAt = WallClock.system.nowMilliseconds
+            let expiresAt = issuedAt + Self.lifetime * 1000
+            let jti = RandomToken.timeOrderedID("jti_", at: issuedAt)
+            let claims = BareClaims.make(jti: jti, issuedAt: issuedAt / 1000, expiresAt: expiresAt / 1000, request: body.readableBytesView)
             let token = try signer.token(payload: claims)
             try await committer.write { db in
                 try db.cachedStatement(sql: "INSERT INTO bare_tokens (jti, claims, issued_at, expires_at) VALUES (?, ?, ?, ?)")
-                    .execute(arguments: [jti, Data(claims), now * 1000, (now + Self.lifetime) * 1000])
+                    .execute(arguments: [jti, Data(claims), issuedAt, expiresAt])
                 try db.cachedStatement(sql: "INSERT INTO bare_audit (type, jti, created_at) VALUES ('token.issued', ?, ?)")
-                    .execute(arguments: [jti, now * 1000])
+                    .execute(arguments: [jti, issuedAt])
             }
             return Response.json(#"{"embedToken":""# + token + #""}"#)
         }
