@@ -45,7 +45,6 @@ import Testing
         try await database.writer.read { db throws in
             #expect(try String.fetchOne(db, sql: "PRAGMA journal_mode") == "wal")
             #expect(try Int.fetchOne(db, sql: "PRAGMA foreign_keys") == 1)
-            #expect(try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2, "FULL by default")
             for table in ["workspaces", "bots", "api_keys", "admin_keys", "signing_keys", "embed_tokens", "conversations",
                           "messages", "feedback", "audit_events", "usage_daily"] {
                 #expect(try db.tableExists(table), "\(table)")
@@ -53,6 +52,18 @@ import Testing
         }
         try database.migrate()
         #expect(try database.appliedMigrations().count == EmbeddedMigrations.all.count, "migrating again changes nothing")
+    }
+
+    /// Durability is a setting of the connection that commits: the pool's writer. GRDB sets that
+    /// connection to `synchronous = NORMAL` when it turns WAL on, after `prepareDatabase` has run,
+    /// so a check made through a reader would pass while commits skip their fsync.
+    @Test(arguments: [(ParleyConfig.Durability.full, 2), (.normal, 1)])
+    func theWriterCommitsWithTheConfiguredSynchronousLevel(durability: ParleyConfig.Durability, level: Int) async throws {
+        let folder = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let database = try ParleyDatabase.open(at: folder.appendingPathComponent("parley.sqlite"), durability: durability, busyTimeout: .seconds(5))
+        let writerLevel = try await database.writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(writerLevel == level)
     }
 
     /// The rows written on every mint have hand-written encodings; they fill every column of

@@ -19,7 +19,7 @@ public struct ParleyDatabase: Sendable {
     ///
     /// - Parameters:
     ///   - url: the `.sqlite` file; its folder must exist.
-    ///   - durability: `PRAGMA synchronous` for every connection.
+    ///   - durability: `PRAGMA synchronous` of the writer, the one connection that commits.
     ///   - busyTimeout: how long a connection waits for a lock held by another process.
     /// - Throws: `DatabaseError` when the file cannot be opened or a migration fails; the server
     ///   must not start on a half-migrated schema.
@@ -27,12 +27,14 @@ public struct ParleyDatabase: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds))
         configuration.foreignKeysEnabled = true
-        let synchronous = durability == .full ? "FULL" : "NORMAL"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(backstopCheckpointPages)")
         }
         let pool = try DatabasePool(path: url.path, configuration: configuration)
+        // Only the writer commits, so only its level counts. It is set here, once the pool is
+        // built: GRDB sets the writer to NORMAL as it turns WAL on, after `prepareDatabase`.
+        let synchronous = durability == .full ? "FULL" : "NORMAL"
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         let database = ParleyDatabase(writer: pool)
         try database.migrate()
         return database
