@@ -332,25 +332,29 @@ def measure_relay(results, data):
     provider = Provider(chunks=50, interval_ms=20)
     nginx = Nginx(provider.port)
     bare = HelperServer("bare-relay", "--upstream-port", str(provider.port))
+    durable = HelperServer("bare-relay", "--upstream-port", str(provider.port), "--data", scratch("bare-relay-"))
     server = Server(data, PARLEY_ALLOW_PRIVATE_UPSTREAMS="1", PARLEY_SQLITE_SYNCHRONOUS="full")
     tenant = ChatTenant(server, max(relay_counts(c) for c in RELAY_CONCURRENCY))
     tenant.add_bot("fast", provider.port)
     for concurrency in RELAY_CONCURRENCY:
         count = relay_counts(concurrency)
         for arrival, spread in relay_arrivals(concurrency):
-            runs = {"direct": [], "nginx": [], "bare": [], "parley": []}
+            runs = {"direct": [], "nginx": [], "bare": [], "durable": [], "parley": []}
             for _ in range(RUNS):
                 runs["direct"].append(streams(provider.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
                 runs["nginx"].append(with_cpu_per_stream(nginx.cpu_seconds, count, lambda: streams(
                     nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
                 runs["bare"].append(with_cpu_per_stream(bare.cpu_seconds, count, lambda: streams(
                     bare.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
+                runs["durable"].append(with_cpu_per_stream(durable.cpu_seconds, count, lambda: streams(
+                    durable.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
                 runs["parley"].append(with_cpu_per_stream(lambda: cpu_seconds(server.process.pid), count, lambda: streams(
                     server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS, spread)))
             key = f"relay_{concurrency}_{arrival}"
             results[key] = {path: median_of(measured) for path, measured in runs.items()}
             print(f"relay at {concurrency} ({arrival}): {results[key]}", file=sys.stderr)
     server.stop()
+    durable.stop()
     bare.stop()
     nginx.stop()
     provider.stop()
@@ -573,8 +577,8 @@ def report(results):
             continue
         label = f"{concurrency} stream(s)" if concurrency == 1 else (
             f"{concurrency:,} streams sent at once" if arrival == "burst" else f"{concurrency:,} streams, arrivals spread over {spread / 1000:g} s")
-        d, n, b, p = relay["direct"], relay["nginx"], relay["bare"], relay["parley"]
-        added, nginx_added, bare_added = added_over(d, p), added_over(d, n), added_over(d, b)
+        d, n, b, s, p = relay["direct"], relay["nginx"], relay["bare"], relay["durable"], relay["parley"]
+        added, nginx_added, bare_added, durable_added = added_over(d, p), added_over(d, n), added_over(d, b), added_over(d, s)
         target = {100: "+≤ 2 ms p50, +≤ 10 ms p99", 1000: "≤ 1.5 × nginx's added"}.get(concurrency, "")
         ratio = ratio_note("; {:.1f} × nginx's added p50", added["p50"], nginx_added["p50"])
         rows += [
@@ -595,6 +599,12 @@ def report(results):
              f"Hummingbird and libcurl passing bytes through (`parley-bench bare-relay`): no token, no storage, no parsing"
              + ratio_note("; {:.1f} × nginx's added p50", bare_added["p50"], nginx_added["p50"])
              + ratio_note("; Parley's added p50 is {:.1f} × this", added["p50"], bare_added["p50"])),
+            (f"Relay, {label}: the bare relay storing each request durably first, time to first token p50 / p99",
+             f"{s['ttft_p50']:.2f} / {s['ttft_p99']:.2f} ms (+{durable_added['p50']:.2f} / +{durable_added['p99']:.2f})", target,
+             f"the same, but each request's body is committed (`synchronous=FULL`, group commit) alongside the provider request "
+             f"and the response opens after both (`parley-bench bare-relay --data`), as Parley's opens after the user message is stored; "
+             f"{s['errors']:.0f} errors, CPU per stream {s['cpu_ms_per_stream']:.2f} ms"
+             + ratio_note("; Parley's added p50 is {:.1f} × this", added["p50"], durable_added["p50"])),
         ]
     for count in HOLD_STREAMS:
         hold = results.get(f"hold_{count}")
@@ -618,7 +628,9 @@ same concurrency and arrival pattern ("sent at once": every stream's request at 
 since every reply lasts the same time they stay in step; "spread": first requests spread evenly over
 one reply's length, so requests arrive steadily). The bare relay (`parley-bench bare-relay`) is
 Hummingbird and Parley's libcurl client with nothing between them: the floor for a relay on Parley's
-stack, beside nginx's floor for any relay. Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
+stack, beside nginx's floor for any relay. The durable bare relay (`bare-relay --data`) also commits
+each request's body to SQLite (`synchronous=FULL`) before its response opens: the floor for a relay
+that stores the message before it answers, as the contract asks. Held streams: {HOLD_SECONDS}-chunk replies, 1 s apart, all opened at once; RSS per
 stream is (peak − idle) / N, on a fresh server for each N. Each figure is the median of {RUNS} runs (held streams: one run per N).{steal_note}
 
 {table}
