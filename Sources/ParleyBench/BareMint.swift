@@ -30,18 +30,14 @@ struct BareMintCommand: AsyncParsableCommand {
     static let lifetime: Int64 = 600
 
     func run() async throws {
-        let file = URL(fileURLWithPath: data).appendingPathComponent("bare-mint.sqlite")
-        let database = try ParleyDatabase.open(at: file, durability: .full, busyTimeout: .seconds(5))
-        try await database.writer.write { db in
-            try db.execute(
-                sql: """
-                    CREATE TABLE IF NOT EXISTS bare_tokens (jti TEXT PRIMARY KEY, claims BLOB NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
-                    CREATE TABLE IF NOT EXISTS bare_audit (id INTEGER PRIMARY KEY, type TEXT NOT NULL, jti TEXT NOT NULL, created_at INTEGER NOT NULL);
-                    """)
-        }
-        let committer = GroupCommitter(writer: database.writer)
-        let logger = Logger(label: "parley-bench.bare-mint")
-        let checkpointer = try WALCheckpointer(path: file.path, logger: logger)
+        let database = try FloorDatabase(
+            folder: data, file: "bare-mint.sqlite",
+            schema: """
+                CREATE TABLE IF NOT EXISTS bare_tokens (jti TEXT PRIMARY KEY, claims BLOB NOT NULL, issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+                CREATE TABLE IF NOT EXISTS bare_audit (id INTEGER PRIMARY KEY, type TEXT NOT NULL, jti TEXT NOT NULL, created_at INTEGER NOT NULL);
+                """,
+            logger: Logger(label: "parley-bench.bare-mint"))
+        let committer = database.committer
         let signer = EmbedTokenSigner(kid: "bare", key: Curve25519.Signing.PrivateKey())
 
         let router = Router()
@@ -63,7 +59,7 @@ struct BareMintCommand: AsyncParsableCommand {
             return Response.json(#"{"embedToken":""# + token + #""}"#)
         }
         let app = Application(
-            router: router, configuration: listener.configuration, services: [checkpointer])
+            router: router, configuration: listener.configuration, services: [database.checkpointer])
         try await app.runService()
     }
 }

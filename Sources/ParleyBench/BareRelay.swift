@@ -58,7 +58,7 @@ struct BareRelayCommand: AsyncParsableCommand {
                     try await writer.finish(nil)
                 })
         }
-        let app = Application(router: router, configuration: listener.configuration, services: store.map { [$0.checkpointer] } ?? [])
+        let app = Application(router: router, configuration: listener.configuration, services: store.map { [$0.database.checkpointer] } ?? [])
         try await app.runService()
     }
 }
@@ -66,23 +66,19 @@ struct BareRelayCommand: AsyncParsableCommand {
 /// Every request body the durable bare relay received, one row each, committed as Parley
 /// commits a user message.
 struct DurableRequestLog: Sendable {
-    let committer: GroupCommitter
-    let checkpointer: WALCheckpointer
+    let database: FloorDatabase
 
     init(folder: String) throws {
-        let file = URL(fileURLWithPath: folder).appendingPathComponent("bare-relay.sqlite")
-        let database = try ParleyDatabase.open(at: file, durability: .full, busyTimeout: .seconds(5))
-        try database.writer.write { db in
-            try db.execute(sql: "CREATE TABLE IF NOT EXISTS bare_requests (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-        }
-        committer = GroupCommitter(writer: database.writer)
-        checkpointer = try WALCheckpointer(path: file.path, logger: Logger(label: "parley-bench.bare-relay"))
+        database = try FloorDatabase(
+            folder: folder, file: "bare-relay.sqlite",
+            schema: "CREATE TABLE IF NOT EXISTS bare_requests (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+            logger: Logger(label: "parley-bench.bare-relay"))
     }
 
     /// Returns once `body` is on disk.
     func append(_ body: ByteBuffer) async throws {
         let bytes = Data(body.readableBytesView)
-        try await committer.write { db in
+        try await database.committer.write { db in
             try db.cachedStatement(sql: "INSERT INTO bare_requests (body) VALUES (?)").execute(arguments: [bytes])
         }
     }
