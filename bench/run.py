@@ -342,12 +342,10 @@ def measure_relay(results, data):
             runs = {"direct": [], "nginx": [], "bare": [], "durable": [], "parley": []}
             for _ in range(RUNS):
                 runs["direct"].append(streams(provider.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread))
-                runs["nginx"].append(with_cpu_per_stream(nginx.cpu_seconds, count, lambda: streams(
-                    nginx.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
-                runs["bare"].append(with_cpu_per_stream(bare.cpu_seconds, count, lambda: streams(
-                    bare.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
-                runs["durable"].append(with_cpu_per_stream(durable.cpu_seconds, count, lambda: streams(
-                    durable.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
+                # The floors relay the provider's own requests and answers.
+                for name, floor in (("nginx", nginx), ("bare", bare), ("durable", durable)):
+                    runs[name].append(with_cpu_per_stream(floor.cpu_seconds, count, lambda: streams(
+                        floor.port, [PROVIDER_REQUEST] * count, concurrency, *PROVIDER_MARKERS, spread)))
                 runs["parley"].append(with_cpu_per_stream(lambda: cpu_seconds(server.process.pid), count, lambda: streams(
                     server.port, tenant.requests("fast", count), concurrency, *PARLEY_MARKERS, spread)))
             key = f"relay_{concurrency}_{arrival}"
@@ -536,6 +534,11 @@ def ratio_note(template, value, floor):
     return template.format(value / floor) if floor > 0 else ""
 
 
+def first_token_cell(measured, added):
+    """A relay's time to first token, p50 / p99, with what it adds over the provider's."""
+    return f"{measured['ttft_p50']:.2f} / {measured['ttft_p99']:.2f} ms (+{added['p50']:.2f} / +{added['p99']:.2f})"
+
+
 def added_over(direct, measured):
     """The time to first token `measured` adds over `direct`, at p50 and p99."""
     return {q: measured[f"ttft_{q}"] - direct[f"ttft_{q}"] for q in ("p50", "p99")}
@@ -583,7 +586,7 @@ def report(results):
         ratio = ratio_note("; {:.1f} × nginx's added p50", added["p50"], nginx_added["p50"])
         rows += [
             (f"Relay, {label}: time to first token p50 / p99",
-             f"{p['ttft_p50']:.2f} / {p['ttft_p99']:.2f} ms (+{added['p50']:.2f} / +{added['p99']:.2f})", target,
+             first_token_cell(p, added), target,
              f"direct {d['ttft_p50']:.2f} / {d['ttft_p99']:.2f} ms; nginx {n['ttft_p50']:.2f} / {n['ttft_p99']:.2f} ms "
              f"(+{nginx_added['p50']:.2f} / +{nginx_added['p99']:.2f}){ratio}"),
             (f"Relay, {label}: total time p50 / p99", f"{p['total_p50']:.0f} / {p['total_p99']:.0f} ms", "",
@@ -595,12 +598,12 @@ def report(results):
              f"nginx {n['cpu_ms_per_stream']:.2f} ms ({p['cpu_ms_per_stream'] / n['cpu_ms_per_stream']:.1f} ×); "
              f"bare relay {b['cpu_ms_per_stream']:.2f} ms ({p['cpu_ms_per_stream'] / b['cpu_ms_per_stream']:.1f} ×)"),
             (f"Relay, {label}: the bare relay on Parley's stack, time to first token p50 / p99",
-             f"{b['ttft_p50']:.2f} / {b['ttft_p99']:.2f} ms (+{bare_added['p50']:.2f} / +{bare_added['p99']:.2f})", target,
+             first_token_cell(b, bare_added), target,
              f"Hummingbird and libcurl passing bytes through (`parley-bench bare-relay`): no token, no storage, no parsing"
              + ratio_note("; {:.1f} × nginx's added p50", bare_added["p50"], nginx_added["p50"])
              + ratio_note("; Parley's added p50 is {:.1f} × this", added["p50"], bare_added["p50"])),
             (f"Relay, {label}: the bare relay storing each request durably first, time to first token p50 / p99",
-             f"{s['ttft_p50']:.2f} / {s['ttft_p99']:.2f} ms (+{durable_added['p50']:.2f} / +{durable_added['p99']:.2f})", target,
+             first_token_cell(s, durable_added), target,
              f"the same, but each request's body is committed (`synchronous=FULL`, group commit) alongside the provider request "
              f"and the response opens after both (`parley-bench bare-relay --data`), as Parley's opens after the user message is stored; "
              f"{s['errors']:.0f} errors, CPU per stream {s['cpu_ms_per_stream']:.2f} ms"

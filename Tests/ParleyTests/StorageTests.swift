@@ -58,7 +58,7 @@ import Testing
     /// connection to `synchronous = NORMAL` when it turns WAL on, after `prepareDatabase` has run,
     /// so a check made through a reader would pass while commits skip their fsync.
     @Test(arguments: [(ParleyConfig.Durability.full, 2), (.normal, 1)])
-    func theWriterCommitsWithTheConfiguredSynchronousLevel(durability: ParleyConfig.Durability, level: Int) async throws {
+    func theWriterIsAtTheConfiguredSynchronousLevel(durability: ParleyConfig.Durability, level: Int) async throws {
         let folder = try temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let database = try ParleyDatabase.open(at: folder.appendingPathComponent("parley.sqlite"), durability: durability, busyTimeout: .seconds(5))
