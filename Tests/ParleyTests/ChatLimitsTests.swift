@@ -28,6 +28,40 @@ import TestUpstream
         }
     }
 
+    /// Only a stored message counts: a repeat of an earlier post, or a post to a conversation the
+    /// user does not have, spends nothing, and a repeat is still answered once the allowance is spent.
+    @Test func onlyStoredMessagesSpendTheAllowance() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["ok"]) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base, settings: ["messages_per_minute": 2])
+                let conversation = try await chat.newConversation()
+                let someoneElse = try await api.mint(key: chat.tenant.key, workspace: chat.tenant.workspace, user: "someone-else")
+                let theirs = try await chat.newConversation(token: someoneElse)
+                let first = try await chat.streams.post(conversation, "hi", token: chat.token, clientMessageID: "c-1")
+                #expect(first.status == 200)
+                for _ in 0..<3 {
+                    let repeated = try await chat.streams.post(conversation, "hi", token: chat.token, clientMessageID: "c-1")
+                    #expect(repeated.messageID == first.messageID)
+                    let intruding = try await api.request(
+                        .post, "/v1/conversations/\(theirs)/messages", as: .bearer(chat.token), json: ["content": "hi"])
+                    #expect(intruding.status == .notFound)
+                }
+                let second = try await chat.streams.post(conversation, "two", token: chat.token, clientMessageID: "c-2")
+                #expect(second.status == 200, "the second message of the minute is still allowed")
+                let third = try await api.request(
+                    .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token),
+                    json: ["content": "three", "client_message_id": "c-3"])
+                #expect(third.status == .tooManyRequests)
+                let lateRepeat = try await chat.streams.post(conversation, "hi", token: chat.token, clientMessageID: "c-1")
+                #expect(lateRepeat.status == 200)
+                #expect(lateRepeat.messageID == first.messageID, "a repeat is answered with the allowance spent")
+                #expect(try await chat.messages(conversation).count == 4)
+            }
+        }
+        #expect(upstream.requests.count == 2)
+    }
+
     @Test func concurrentRepliesPerWorkspaceAreCapped() async throws {
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["slow"], pause: .milliseconds(600)) }
         try await upstream.run { base in

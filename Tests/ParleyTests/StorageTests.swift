@@ -16,6 +16,14 @@ import Testing
         id: "ws_1", name: "W", allowedOrigins: [], settings: WorkspaceSettings(), defaultBotId: nil, viewSecretSealed: Data([1]),
         createdAt: 1, updatedAt: 1)
 
+    /// The bot `bot_1` of `ws_1`, and `conv_1`, the conversation of `u-1` it answers.
+    static let bot = BotRecord(
+        id: "bot_1", workspaceId: "ws_1", name: "B", providerKind: .openai, baseUrl: "https://x.example/v1", apiKeySealed: nil,
+        apiKeyLast4: nil, model: "m-1", systemPrompt: "", temperature: nil, maxOutputTokens: 256, contextTokens: 4_000, greeting: nil,
+        theme: BotTheme(primaryColor: nil, launcherIcon: nil, position: nil), createdAt: 1, updatedAt: 1)
+    static let conversation = ConversationRecord(
+        id: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1, updatedAt: 1)
+
     func temporaryFolder() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -510,6 +518,48 @@ import Testing
         #expect(afterwards.copiedPages == afterwards.logPages)
     }
 
+    /// A post is checked in the transaction that stores it, so nothing needs to be read first:
+    /// another user's conversation, or one whose bot is gone, stores nothing; a repeated
+    /// `client_message_id` fails on its unique index; a stored pair is answered by the
+    /// conversation's own bot.
+    @Test func startingAReplyChecksTheConversationAndItsBotInTheSameTransaction() async throws {
+        let (database, folder) = try temporaryDatabase()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let chat = SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache())
+        try await database.writer.write { db in
+            try Self.workspace.insert(db)
+            try Self.bot.insert(db)
+            try Self.conversation.insert(db)
+        }
+        func draft(_ owner: ConversationOwner, clientMessageID: String? = nil) -> ReplyDraft {
+            ReplyDraft(owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: clientMessageID, createdAt: 5)
+        }
+        func storedMessages() async throws -> Int {
+            try await database.writer.read { db in try MessageRecord.fetchCount(db) }
+        }
+        let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1")
+        for intruder in [ConversationOwner(workspaceID: "ws_1", userID: "u-2"), ConversationOwner(workspaceID: "ws_2", userID: "u-1")] {
+            let refused = await #expect(throws: ParleyError.self) { try await chat.startReply(draft(intruder)) }
+            #expect(refused?.code == "not_found")
+            #expect(refused?.message == "No such conversation.")
+        }
+        #expect(try await storedMessages() == 0)
+
+        let first = draft(owner, clientMessageID: "c-1")
+        try await chat.startReply(first)
+        var stored = try #require(try await chat.replyContext(conversationID: "conv_1", owner: owner, clientMessageID: "c-1", historyLimit: 10)?.earlierReply)
+        (stored.user.seq, stored.assistant.seq) = (nil, nil)
+        #expect(stored == first.pair(botID: "bot_1", model: "m-1"))
+        await #expect(throws: DatabaseError.self, "a repeat fails on the unique index") {
+            try await chat.startReply(draft(owner, clientMessageID: "c-1"))
+        }
+
+        try await database.writer.write { db in _ = try Self.bot.delete(db) }
+        let orphaned = await #expect(throws: ParleyError.self) { try await chat.startReply(draft(owner)) }
+        #expect(orphaned?.message == "The conversation's bot no longer exists.")
+        #expect(try await storedMessages() == 2, "only the first pair")
+    }
+
     /// One round saves the new text of every streaming reply in one transaction. A reply that has
     /// ended keeps its final text whatever a later round finds, and a forgotten one is not
     /// written again.
@@ -522,26 +572,16 @@ import Testing
         let flusher = ReplyTextFlusher(store: chat, clock: .system, interval: .seconds(3600), logger: Logger(label: "test"))
         try await database.writer.write { db in
             try Self.workspace.insert(db)
-            try ConversationRecord(
-                id: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1,
-                updatedAt: 1
-            ).insert(db)
+            try Self.bot.insert(db)
+            try Self.conversation.insert(db)
         }
         var pairs: [ReplyPair] = []
         for name in ["a", "b", "c"] {
-            let user = MessageRecord(
-                id: "msg_user_\(name)", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", role: .user,
-                content: "question \(name)", status: nil, finishReason: nil, errorCode: nil, model: nil, inputTokens: nil,
-                outputTokens: nil, clientMessageId: nil, replyTo: nil, createdAt: 1, updatedAt: 1)
-            var assistant = user
-            assistant.id = "msg_reply_\(name)"
-            assistant.role = .assistant
-            assistant.content = ""
-            assistant.status = .streaming
-            assistant.replyTo = user.id
-            let pair = ReplyPair(user: user, assistant: assistant)
-            try await chat.startReply(pair)
-            pairs.append(pair)
+            let draft = ReplyDraft(
+                owner: ConversationOwner(workspaceID: "ws_1", userID: "u-1"), conversationID: "conv_1", content: "question \(name)",
+                createdAt: 1)
+            try await chat.startReply(draft)
+            pairs.append(draft.pair(botID: "bot_1", model: "m-1"))
         }
         let ids = pairs.map(\.assistant.id)
         func savedTexts() async throws -> [String] {

@@ -51,16 +51,12 @@ struct ParleyServices: Sendable {
         return Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }).hexEncoded
     }
 
-    /// Spends one of the user's messages for this minute.
-    ///
-    /// - Throws: 429 `rate_limited` with `Retry-After` past the workspace's `messages_per_minute`.
-    func checkMessageRate(workspace: WorkspaceRecord, userID: String) throws {
+    /// The user's messages per minute, for the hub to spend on a post.
+    func messageAllowance(workspace: WorkspaceRecord, userID: String) -> MessageAllowance {
         let perMinute = workspace.settings.messagesPerMinute
-        let limit = RateLimiter.Limit(ratePerSecond: Double(perMinute) / 60, burst: perMinute)
-        if case .limited(let retryAfter) = messageLimiter.acquire("\(workspace.id)\u{1F}\(userID)", limit: limit) {
-            metrics.rateLimited("messages_per_minute")
-            throw ParleyError.rateLimited(retryAfter: retryAfter)
-        }
+        return MessageAllowance(
+            limiter: messageLimiter, key: "\(workspace.id)\u{1F}\(userID)",
+            limit: RateLimiter.Limit(ratePerSecond: Double(perMinute) / 60, burst: perMinute), metrics: metrics)
     }
 
     /// Spends one token of the caller's mint bucket.

@@ -61,4 +61,14 @@ final class RateLimiter: Sendable {
             return decision
         }
     }
+
+    /// Puts back a token taken by `acquire` for a request that turned out not to count (a repeat,
+    /// say). The bucket never holds more than its burst.
+    func giveBack(_ key: String, limit: Limit) {
+        buckets.withLock { table in
+            guard var bucket = table[key] else { return }
+            bucket.tokens = min(Double(max(1, limit.burst)), bucket.tokens + 1)
+            table[key] = bucket
+        }
+    }
 }

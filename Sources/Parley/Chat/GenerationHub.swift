@@ -37,60 +37,131 @@ actor GenerationHub {
         self.retention = retention
     }
 
-    struct Start: Sendable {
-        /// Read by the route in one go (`ChatStore.replyContext`), so starting costs no other read.
-        var context: ReplyContext
-        var bot: BotRecord
-        var settings: WorkspaceSettings
+    /// A new message, as the route received it.
+    struct Post: Sendable {
+        var owner: ConversationOwner
+        var conversationID: String
         var content: String
         var clientMessageID: String?
+        var settings: WorkspaceSettings
+        var allowance: MessageAllowance
     }
 
     /// Stores the user message durably and starts generating the reply.
     ///
-    /// The two overlap: the provider is asked while the commit is on its way to disk, so the
-    /// commit adds nothing to the time to first token. Nobody can follow the run before the
-    /// commit succeeds (this returns only then), and if it fails the generation is cancelled
-    /// and stores nothing.
+    /// The commit is the slowest step before the first token (a flush to disk), so it starts as
+    /// early as it can: when nothing in memory could refuse the post, before the conversation is
+    /// read (`ChatStore.startReply` checks the conversation and its bot itself), and the provider
+    /// is asked as soon as the read is in, while the commit is still on its way to disk. The
+    /// other posts (the conversation busy, the workspace at its concurrency or with a daily
+    /// budget, the allowance spent) are read first and judged on what was read, which is where
+    /// a repeat's earlier reply is found before any of those rules refuses it.
+    ///
+    /// Nobody can follow the run before the commit succeeds (this returns only then), and if it
+    /// fails the generation is cancelled and stores nothing.
     ///
     /// - Returns: the run to subscribe to. For a repeated `client_message_id` it is the same
     ///   reply's run (rebuilt from storage if it has left memory); the provider is not called.
-    /// - Throws: 409 `conflict` while another reply of the conversation streams; 429
-    ///   `rate_limited` past the workspace's concurrency or daily budget.
-    func start(_ request: Start) async throws -> ReplyRun {
-        let conversation = request.context.conversation
-        let conversationID = conversation.id
-        if let existing = request.context.earlierReply {
-            return try await runForExisting(existing)
+    /// - Throws: 404 when the owner has no such conversation or its bot is gone; 409 `conflict`
+    ///   while another reply of the conversation streams; 429 `rate_limited` past the user's
+    ///   messages per minute or the workspace's concurrency or daily budget.
+    func start(_ post: Post) async throws -> ReplyRun {
+        let workspaceID = post.owner.workspaceID
+        if activeByConversation[post.conversationID] == nil,
+            activeByWorkspace[workspaceID, default: 0] < post.settings.maxConcurrentReplies,
+            post.settings.dailyOutputTokenBudget == nil, post.allowance.trySpend()
+        {
+            return try await startBeforeReading(post)
         }
-        if activeByConversation[conversationID] != nil {
+        return try await startAfterReading(post)
+    }
+
+    private func startBeforeReading(_ post: Post) async throws -> ReplyRun {
+        let draft = ReplyDraft(
+            owner: post.owner, conversationID: post.conversationID, content: post.content, clientMessageID: post.clientMessageID,
+            createdAt: clock.nowMilliseconds)
+        let run = claim(draft, reservation: 0)
+        let store = self.store
+        let stored = Task.detached { try await store.startReply(draft) }
+        let context: ReplyContext?
+        do {
+            context = try await readContext(post)
+        } catch {
+            await abandon(draft, stored: stored)
+            release(run, reservation: 0)
+            post.allowance.giveBack()
+            throw error
+        }
+        guard let context, context.earlierReply == nil, let bot = context.bot else {
+            // Refused, or a repeat: the commit fails as well (the same checks, the unique
+            // client_message_id), unless a deletion fell between the two.
+            await abandon(draft, stored: stored)
+            release(run, reservation: 0)
+            post.allowance.giveBack()
+            if let earlier = context?.earlierReply { return try await runForExisting(earlier) }
+            throw ParleyError.notFound(context == nil ? "No such conversation." : "The conversation's bot no longer exists.")
+        }
+        return try await generate(
+            run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored, reservation: 0,
+            allowance: post.allowance)
+    }
+
+    private func startAfterReading(_ post: Post) async throws -> ReplyRun {
+        guard let context = try await readContext(post) else { throw ParleyError.notFound("No such conversation.") }
+        if let earlier = context.earlierReply { return try await runForExisting(earlier) }
+        try post.allowance.spend()
+        guard let bot = context.bot else { throw ParleyError.notFound("The conversation's bot no longer exists.") }
+        let workspaceID = post.owner.workspaceID
+        let reservation = bot.maxOutputTokens
+        var used = 0
+        if post.settings.dailyOutputTokenBudget != nil {
+            used = try await store.outputTokens(workspaceID: workspaceID, day: UsageDay.string(for: clock.nowMilliseconds))
+        }
+        // From here to the claim nothing suspends, so a concurrent post sees this one's claim.
+        if activeByConversation[post.conversationID] != nil {
             throw ParleyError.conflict("A reply is already being generated in this conversation.")
         }
-        let workspaceID = conversation.workspaceId
-        guard activeByWorkspace[workspaceID, default: 0] < request.settings.maxConcurrentReplies else {
+        guard activeByWorkspace[workspaceID, default: 0] < post.settings.maxConcurrentReplies else {
             metrics?.rateLimited("concurrent_replies")
             throw ParleyError.rateLimited(retryAfter: 5)
         }
-        let reservation = request.bot.maxOutputTokens
-        if let budget = request.settings.dailyOutputTokenBudget {
-            let used = try await store.outputTokens(workspaceID: workspaceID, day: UsageDay.string(for: clock.nowMilliseconds))
-            guard used + reservedOutput[workspaceID, default: 0] + reservation <= budget else {
-                logger.notice("daily output-token budget reached", metadata: ["parley.workspace_id": "\(workspaceID)"])
-                metrics?.rateLimited("daily_output_budget")
-                throw ParleyError.rateLimited(retryAfter: secondsUntilUTCMidnight())
-            }
+        if let budget = post.settings.dailyOutputTokenBudget, used + reservedOutput[workspaceID, default: 0] + reservation > budget {
+            logger.notice("daily output-token budget reached", metadata: ["parley.workspace_id": "\(workspaceID)"])
+            metrics?.rateLimited("daily_output_budget")
+            throw ParleyError.rateLimited(retryAfter: secondsUntilUTCMidnight())
         }
-        // Claim the conversation before the first suspension, so a concurrent post sees it.
-        let pair = newPair(request)
-        activeByConversation[conversationID] = pair.assistant.id
+        let draft = ReplyDraft(
+            owner: post.owner, conversationID: post.conversationID, content: post.content, clientMessageID: post.clientMessageID,
+            createdAt: clock.nowMilliseconds)
+        let run = claim(draft, reservation: reservation)
+        let store = self.store
+        let stored = Task.detached { try await store.startReply(draft) }
+        return try await generate(
+            run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored,
+            reservation: reservation, allowance: post.allowance)
+    }
+
+    private func readContext(_ post: Post) async throws -> ReplyContext? {
+        try await store.replyContext(
+            conversationID: post.conversationID, owner: post.owner, clientMessageID: post.clientMessageID,
+            historyLimit: generator.historyLimit)
+    }
+
+    /// Takes the conversation and a share of the workspace's concurrency and budget for the reply.
+    private func claim(_ draft: ReplyDraft, reservation: Int) -> ReplyRun {
+        let workspaceID = draft.owner.workspaceID
+        activeByConversation[draft.conversationID] = draft.replyID
         activeByWorkspace[workspaceID, default: 0] += 1
         reservedOutput[workspaceID, default: 0] += reservation
-        let run = ReplyRun(messageID: pair.assistant.id, conversationID: conversationID, workspaceID: workspaceID, userID: pair.user.userId)
-        let store = self.store
-        let stored = Task.detached { try await store.startReply(pair) }
+        return ReplyRun(messageID: draft.replyID, conversationID: draft.conversationID, workspaceID: workspaceID, userID: draft.owner.userID)
+    }
+
+    /// Generates the reply of `pair` while `stored` commits it; returns once the commit is done.
+    private func generate(
+        _ run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord], stored: Task<Void, any Error>, reservation: Int,
+        allowance: MessageAllowance
+    ) async throws -> ReplyRun {
         let generator = self.generator
-        let bot = request.bot
-        let history = request.context.history
         let task = Task.detached { [weak self] in
             if await generator.generate(run: run, pair: pair, bot: bot, history: history, stored: stored) {
                 await self?.finished(run, reservation: reservation)
@@ -102,8 +173,9 @@ actor GenerationHub {
         } catch {
             task.cancel()
             release(run, reservation: reservation)
-            if let clientID = request.clientMessageID,
-                let existing = try await store.reply(toClientMessageID: clientID, conversationID: conversationID)
+            allowance.giveBack()
+            if let clientID = pair.user.clientMessageId,
+                let existing = try await store.reply(toClientMessageID: clientID, conversationID: pair.user.conversationId)
             {
                 // Two identical posts raced; the other one stored first, and this one's provider
                 // call (already on its way) was just dropped.
@@ -113,6 +185,15 @@ actor GenerationHub {
         }
         runs[run.messageID] = run
         return run
+    }
+
+    /// Waits for the commit of a post refused after all. A reply it did store (when a deletion
+    /// fell between the commit and the read) will not be generated, so it is marked interrupted
+    /// rather than left streaming.
+    private func abandon(_ draft: ReplyDraft, stored: Task<Void, any Error>) async {
+        guard (try? await stored.value) != nil else { return }
+        logger.notice("a stored post was refused after all", metadata: ["parley.message_id": "\(draft.replyID)"])
+        try? await store.interruptReply(draft.replyID, at: clock.nowMilliseconds)
     }
 
     /// The run of `messageID` while it is in memory.
@@ -128,9 +209,6 @@ actor GenerationHub {
     }
 
     var activeReplies: Int { activeByConversation.count }
-
-    /// How many earlier messages a reply's history may hold; what `Start.context` should read.
-    nonisolated var historyLimit: Int { generator.historyLimit }
 
     /// Waits for running replies to finish, up to `deadline`; then stops the rest, which end
     /// `interrupted` with their text so far stored. For graceful shutdown.
@@ -154,25 +232,6 @@ actor GenerationHub {
     /// Stops the reply streaming in `conversationID`, if any (before the conversation is deleted).
     func cancelReply(inConversation conversationID: String) {
         if let messageID = activeByConversation[conversationID] { _ = cancel(messageID) }
-    }
-
-    private func newPair(_ request: Start) -> ReplyPair {
-        let now = clock.nowMilliseconds
-        let conversation = request.context.conversation
-        let user = MessageRecord(
-            id: RandomToken.id("msg_"), conversationId: conversation.id, workspaceId: conversation.workspaceId,
-            userId: conversation.userId, botId: request.bot.id, role: .user, content: request.content, status: nil,
-            finishReason: nil, errorCode: nil, model: nil, inputTokens: nil, outputTokens: nil,
-            clientMessageId: request.clientMessageID, replyTo: nil, createdAt: now, updatedAt: now)
-        var assistant = user
-        assistant.id = RandomToken.id("msg_")
-        assistant.role = .assistant
-        assistant.content = ""
-        assistant.status = .streaming
-        assistant.model = request.bot.model
-        assistant.clientMessageId = nil
-        assistant.replyTo = user.id
-        return ReplyPair(user: user, assistant: assistant)
     }
 
     /// A repeat of a post already stored: its live run, or a finished one rebuilt from storage.

@@ -14,6 +14,37 @@ struct ReplyPair: Sendable, Equatable {
     var assistant: MessageRecord
 }
 
+/// A post as the hub first knows it: who sent what to which conversation, with the ids and time
+/// its two messages will have. Which bot answers is read with the conversation, so the storage
+/// can check and store a post in one transaction without a read before it.
+struct ReplyDraft: Sendable, Equatable {
+    var owner: ConversationOwner
+    var conversationID: String
+    var content: String
+    var clientMessageID: String?
+    var userMessageID = RandomToken.id("msg_")
+    var replyID = RandomToken.id("msg_")
+    var createdAt: Int64
+
+    /// The user message and the empty `streaming` reply, as answered by the bot `botID` running `model`.
+    func pair(botID: String, model: String) -> ReplyPair {
+        let user = MessageRecord(
+            id: userMessageID, conversationId: conversationID, workspaceId: owner.workspaceID, userId: owner.userID,
+            botId: botID, role: .user, content: content, status: nil, finishReason: nil, errorCode: nil, model: nil,
+            inputTokens: nil, outputTokens: nil, clientMessageId: clientMessageID, replyTo: nil, createdAt: createdAt,
+            updatedAt: createdAt)
+        var reply = user
+        reply.id = replyID
+        reply.role = .assistant
+        reply.content = ""
+        reply.status = .streaming
+        reply.model = model
+        reply.clientMessageId = nil
+        reply.replyTo = user.id
+        return ReplyPair(user: user, assistant: reply)
+    }
+}
+
 /// Everything starting a reply reads, taken in one read transaction: one trip to the database
 /// per message instead of three, which is most of what a message costs before the provider call.
 struct ReplyContext: Sendable, Equatable {
@@ -52,9 +83,17 @@ protocol ChatStore: Sendable {
     func message(_ id: String, conversationID: String) async throws -> MessageRecord?
     func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair?
 
-    /// Stores the user message and the empty `streaming` reply in one transaction, and updates the
-    /// conversation's title (if unset), preview and time.
-    func startReply(_ pair: ReplyPair) async throws
+    /// Stores the draft's user message and empty `streaming` reply in one transaction, and updates
+    /// the conversation's title (if unset), preview and time; returns once that is on disk.
+    ///
+    /// It checks what it stores against, in the same transaction, so it needs no read before it.
+    ///
+    /// - Throws: 404 `not_found` when `draft.owner` has no such conversation or its bot is gone;
+    ///   a constraint error for a `client_message_id` already stored in the conversation.
+    func startReply(_ draft: ReplyDraft) async throws
+    /// Marks a reply `interrupted` if it is still `streaming`: for a stored post whose reply will
+    /// not be generated after all.
+    func interruptReply(_ messageID: String, at time: Int64) async throws
     /// Saves the text so far of streaming replies, in one transaction. Replies no longer
     /// `streaming` are left as they are.
     func flushReplies(_ texts: [(messageID: String, content: String)], at time: Int64) async throws
@@ -112,6 +151,12 @@ struct SQLiteChatStore: ChatStore {
             SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ?
             AND (updated_at < ? OR (updated_at = ? AND seq < ?))
             ORDER BY updated_at DESC, seq DESC LIMIT ?
+            """
+        /// The id and model of the bot answering a conversation, if `owner` has it; `NULL`s once the bot is gone.
+        static let conversationsBot = """
+            SELECT bots.id, bots.model FROM conversations
+            LEFT JOIN bots ON bots.id = conversations.bot_id AND bots.workspace_id = conversations.workspace_id
+            WHERE conversations.id = ? AND conversations.workspace_id = ? AND conversations.user_id = ?
             """
         static let isOwnedConversation = "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?"
         /// Where a page that ends before a given message starts.
@@ -296,8 +341,14 @@ struct SQLiteChatStore: ChatStore {
         return ReplyPair(user: user, assistant: assistant)
     }
 
-    func startReply(_ pair: ReplyPair) async throws {
+    func startReply(_ draft: ReplyDraft) async throws {
         try await committer.write { db in
+            guard let answerer = try Row.fetchOne(db.cachedStatement(sql: SQL.conversationsBot), arguments: [draft.conversationID, draft.owner.workspaceID, draft.owner.userID])
+            else { throw ParleyError.notFound("No such conversation.") }
+            guard let botID = answerer[0] as String?, let model = answerer[1] as String? else {
+                throw ParleyError.notFound("The conversation's bot no longer exists.")
+            }
+            let pair = draft.pair(botID: botID, model: model)
             let user = pair.user
             try user.insertRow(db)
             try pair.assistant.insertRow(db)
@@ -308,6 +359,14 @@ struct SQLiteChatStore: ChatStore {
                     WHERE id = ?
                     """
             ).execute(arguments: [Self.title(from: user.content), Self.preview(of: user.content), user.createdAt, user.conversationId])
+        }
+    }
+
+    func interruptReply(_ messageID: String, at time: Int64) async throws {
+        try await committer.write { db in
+            try db.cachedStatement(
+                sql: "UPDATE messages SET status = 'interrupted', error_code = 'interrupted', updated_at = ? WHERE id = ? AND status = 'streaming'"
+            ).execute(arguments: [time, messageID])
         }
     }
 

@@ -129,20 +129,11 @@ struct ChatRoutes {
         guard body.content.utf8.count <= Self.maxContentBytes else { throw ParleyError.payloadTooLarge(limit: Self.maxContentBytes) }
         let content = try Validate.text(body.content, param: "content", maxLength: Self.maxContentBytes, allowNewlines: true)
         let clientID = try Validate.optionalText(body.clientMessageID, param: "client_message_id", maxLength: 128)
-        guard
-            let replyContext = try await services.chat.replyContext(
-                conversationID: try context.parameters.require("cid"), owner: owner(context), clientMessageID: clientID,
-                historyLimit: services.hub.historyLimit)
-        else { throw ParleyError.notFound("No such conversation.") }
-        let workspace = context.session.workspace
-        if replyContext.earlierReply == nil {
-            try services.checkMessageRate(workspace: workspace, userID: context.session.userID)
-        }
-        guard let bot = replyContext.bot else {
-            throw ParleyError.notFound("The conversation's bot no longer exists.")
-        }
+        let session = context.session
         return try await services.hub.start(
-            .init(context: replyContext, bot: bot, settings: workspace.settings, content: content, clientMessageID: clientID))
+            .init(
+                owner: owner(context), conversationID: try context.parameters.require("cid"), content: content, clientMessageID: clientID,
+                settings: session.workspace.settings, allowance: services.messageAllowance(workspace: session.workspace, userID: session.userID)))
     }
 
     /// Resumes a reply's stream after the event named by `Last-Event-ID` (or `?after=`).
