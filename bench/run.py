@@ -301,7 +301,9 @@ class ChatTenant:
         token = self.tokens[name]
         return [{"path": f"/v1/conversations/{cid}/messages",
                  "headers": {"Content-Type": "application/json", "Authorization": "Bearer " + token},
-                 "body": json.dumps({"content": "Hello"})} for cid in self.conversations[name][:count]]
+                 # A fresh client_message_id on every post, as the widget sends (so no post is a repeat).
+                 "body": json.dumps({"content": "Hello", "client_message_id": secrets.token_hex(16)})}
+                for cid in self.conversations[name][:count]]
 
 
 def with_cpu_per_stream(cpu, count, measure):
