@@ -77,9 +77,7 @@ actor GenerationHub {
     }
 
     private func startBeforeReading(_ post: Post) async throws -> ReplyRun {
-        let draft = ReplyDraft(
-            owner: post.owner, conversationID: post.conversationID, content: post.content, clientMessageID: post.clientMessageID,
-            createdAt: clock.nowMilliseconds)
+        let draft = newDraft(post)
         let run = claim(draft, reservation: 0)
         let store = self.store
         let stored = Task.detached { try await store.startReply(draft) }
@@ -87,21 +85,17 @@ actor GenerationHub {
         do {
             context = try await readContext(post)
         } catch {
-            await abandon(draft, stored: stored)
-            release(run, reservation: 0)
-            post.allowance.giveBack()
+            await abandon(run, stored: stored, allowance: post.allowance)
             throw error
         }
         guard let context, context.earlierReply == nil, let bot = context.bot else {
             // Refused, or a repeat: the commit fails as well (the same checks, the unique
             // client_message_id), unless a deletion fell between the two.
-            await abandon(draft, stored: stored)
-            release(run, reservation: 0)
-            post.allowance.giveBack()
+            await abandon(run, stored: stored, allowance: post.allowance)
             if let earlier = context?.earlierReply { return try await runForExisting(earlier) }
             throw ParleyError.notFound(context == nil ? "No such conversation." : "The conversation's bot no longer exists.")
         }
-        return try await generate(
+        return try await generateWhileStoring(
             run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored, reservation: 0,
             allowance: post.allowance)
     }
@@ -130,13 +124,11 @@ actor GenerationHub {
             metrics?.rateLimited("daily_output_budget")
             throw ParleyError.rateLimited(retryAfter: secondsUntilUTCMidnight())
         }
-        let draft = ReplyDraft(
-            owner: post.owner, conversationID: post.conversationID, content: post.content, clientMessageID: post.clientMessageID,
-            createdAt: clock.nowMilliseconds)
+        let draft = newDraft(post)
         let run = claim(draft, reservation: reservation)
         let store = self.store
         let stored = Task.detached { try await store.startReply(draft) }
-        return try await generate(
+        return try await generateWhileStoring(
             run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored,
             reservation: reservation, allowance: post.allowance)
     }
@@ -145,6 +137,12 @@ actor GenerationHub {
         try await store.replyContext(
             conversationID: post.conversationID, owner: post.owner, clientMessageID: post.clientMessageID,
             historyLimit: generator.historyLimit)
+    }
+
+    private func newDraft(_ post: Post) -> ReplyDraft {
+        ReplyDraft(
+            owner: post.owner, conversationID: post.conversationID, content: post.content, clientMessageID: post.clientMessageID,
+            createdAt: clock.nowMilliseconds)
     }
 
     /// Takes the conversation and a share of the workspace's concurrency and budget for the reply.
@@ -157,7 +155,7 @@ actor GenerationHub {
     }
 
     /// Generates the reply of `pair` while `stored` commits it; returns once the commit is done.
-    private func generate(
+    private func generateWhileStoring(
         _ run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord], stored: Task<Void, any Error>, reservation: Int,
         allowance: MessageAllowance
     ) async throws -> ReplyRun {
@@ -187,13 +185,16 @@ actor GenerationHub {
         return run
     }
 
-    /// Waits for the commit of a post refused after all. A reply it did store (when a deletion
-    /// fell between the commit and the read) will not be generated, so it is marked interrupted
-    /// rather than left streaming.
-    private func abandon(_ draft: ReplyDraft, stored: Task<Void, any Error>) async {
-        guard (try? await stored.value) != nil else { return }
-        logger.notice("a stored post was refused after all", metadata: ["parley.message_id": "\(draft.replyID)"])
-        try? await store.interruptReply(draft.replyID, at: clock.nowMilliseconds)
+    /// Undoes the claim of a post refused after all (with no budget reserved), once its commit is
+    /// done. A reply the commit did store (when a deletion fell between the commit and the read)
+    /// will not be generated, so it is marked interrupted rather than left streaming.
+    private func abandon(_ run: ReplyRun, stored: Task<Void, any Error>, allowance: MessageAllowance) async {
+        if (try? await stored.value) != nil {
+            logger.notice("a stored post was refused after all", metadata: ["parley.message_id": "\(run.messageID)"])
+            try? await store.interruptReply(run.messageID, at: clock.nowMilliseconds)
+        }
+        release(run, reservation: 0)
+        allowance.giveBack()
     }
 
     /// The run of `messageID` while it is in memory.
