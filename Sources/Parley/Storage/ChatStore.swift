@@ -343,7 +343,10 @@ struct SQLiteChatStore: ChatStore {
 
     func startReply(_ draft: ReplyDraft) async throws {
         try await committer.write { db in
-            guard let answerer = try Row.fetchOne(db.cachedStatement(sql: SQL.conversationsBot), arguments: [draft.conversationID, draft.owner.workspaceID, draft.owner.userID])
+            guard
+                let answerer = try Row.fetchOne(
+                    db.cachedStatement(sql: SQL.conversationsBot),
+                    arguments: [draft.conversationID, draft.owner.workspaceID, draft.owner.userID])
             else { throw ParleyError.notFound("No such conversation.") }
             guard let botID = answerer[0] as String?, let model = answerer[1] as String? else {
                 throw ParleyError.notFound("The conversation's bot no longer exists.")
