@@ -83,7 +83,7 @@ actor GenerationHub {
         let stored = Task.detached { try await store.startReply(draft) }
         let context: ReplyContext?
         do {
-            context = try await readContext(post)
+            context = try await readContext(post)?.excluding(draft)
         } catch {
             await abandon(run, stored: stored, allowance: post.allowance)
             throw error

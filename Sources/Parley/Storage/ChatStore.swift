@@ -57,6 +57,18 @@ struct ReplyContext: Sendable, Equatable {
     var history: [MessageRecord]
 }
 
+extension ReplyContext {
+    /// The context as it stood before `draft` was stored. A read that runs alongside the draft's
+    /// commit may begin after the commit landed, and then finds the post itself: as an earlier
+    /// reply to its own `client_message_id`, and as the newest message of the history.
+    func excluding(_ draft: ReplyDraft) -> ReplyContext {
+        var context = self
+        if context.earlierReply?.user.id == draft.userMessageID { context.earlierReply = nil }
+        context.history.removeAll { $0.id == draft.userMessageID || $0.id == draft.replyID }
+        return context
+    }
+}
+
 /// Conversations, messages and feedback: the chat's storage seam.
 protocol ChatStore: Sendable {
     func createConversation(_ conversation: ConversationRecord) async throws -> ConversationRecord

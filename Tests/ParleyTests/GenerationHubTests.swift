@@ -1,0 +1,174 @@
+import Crypto
+import CurlStream
+import Foundation
+import GRDB
+import Logging
+import Testing
+import TestUpstream
+
+@testable import Parley
+
+/// The hub's start, on the real SQLite store, with the order of its read and its commit chosen.
+@Suite struct GenerationHubTests {
+    /// A post's commit starts before its conversation is read, and the two run side by side, so
+    /// the read may begin after the commit landed and find the post itself. That is neither a
+    /// repeat of the post nor its history: the reply is generated, and the provider is sent the
+    /// message once.
+    @Test func aReadThatFindsThePostsOwnCommitStillGeneratesItsReply() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["fresh"]) }
+        try await upstream.run { base in
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-hub-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let database = try ParleyDatabase.open(
+                at: folder.appendingPathComponent("parley.sqlite"), durability: .normal, busyTimeout: .seconds(5))
+            var bot = StorageTests.bot
+            bot.baseUrl = "\(base)/v1"
+            try await database.writer.write { [bot] db in
+                try StorageTests.workspace.insert(db)
+                try bot.insert(db)
+                try StorageTests.conversation.insert(db)
+            }
+            let store = ReadAfterCommitStore(
+                base: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache()))
+            let logger = Logger(label: "test")
+            let generator = ReplyGenerator(
+                store: store,
+                provider: ProviderClient(http: CurlClient(), upstreamGuard: UpstreamGuard(allowPrivate: true), timeouts: CurlTimeouts()),
+                secretBox: SecretBox(key: .init(size: .bits256)), clock: .system, logger: logger,
+                flusher: ReplyTextFlusher(store: store, clock: .system, interval: .seconds(3600), logger: logger))
+            let hub = GenerationHub(store: store, generator: generator, clock: .system, logger: logger)
+            let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1")
+
+            let run = try await hub.start(
+                .init(
+                    owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: "c-1", settings: WorkspaceSettings(),
+                    allowance: MessageAllowance(
+                        limiter: RateLimiter(clock: .system), key: "u-1", limit: .init(ratePerSecond: 1, burst: 5), metrics: nil)))
+            var reply: MessageRecord?
+            for _ in 0..<100 {
+                reply = try await store.message(run.messageID, conversationID: "conv_1")
+                if reply?.status != .streaming { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(await store.readsAfterACommit == 1, "the read began after the post was stored")
+            #expect(reply?.status == .complete)
+            #expect(reply?.content == "fresh")
+            let sent = try #require(upstream.requests.first, "the provider was asked")
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
+            let messages = try #require(body["messages"] as? [[String: Any]])
+            #expect(messages.compactMap { $0["content"] as? String } == ["hello"], "the message once, as the newest")
+        }
+    }
+}
+
+/// The SQLite chat store, except that a reply's context is read only once a commit of a new post
+/// has landed: the order a busy machine may choose for a post's read and commit.
+struct ReadAfterCommitStore: ChatStore {
+    let base: SQLiteChatStore
+    private let landed = Gate()
+
+    /// How many contexts were read, each after a commit.
+    var readsAfterACommit: Int { get async { await landed.passed } }
+
+    func startReply(_ draft: ReplyDraft) async throws {
+        try await base.startReply(draft)
+        await landed.open()
+    }
+
+    func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
+        -> ReplyContext?
+    {
+        await landed.wait()
+        return try await base.replyContext(
+            conversationID: conversationID, owner: owner, clientMessageID: clientMessageID, historyLimit: historyLimit)
+    }
+
+    /// Opens once, and lets every waiter through from then on.
+    actor Gate {
+        private var isOpen = false
+        private var waiting: [CheckedContinuation<Void, Never>] = []
+        private(set) var passed = 0
+
+        func open() {
+            isOpen = true
+            for waiter in waiting { waiter.resume() }
+            waiting.removeAll()
+        }
+
+        func wait() async {
+            if !isOpen { await withCheckedContinuation { waiting.append($0) } }
+            passed += 1
+        }
+    }
+
+    // The rest goes straight to the SQLite store.
+
+    func createConversation(_ conversation: ConversationRecord) async throws -> ConversationRecord {
+        try await base.createConversation(conversation)
+    }
+    func conversation(_ id: String, owner: ConversationOwner) async throws -> ConversationRecord? {
+        try await base.conversation(id, owner: owner)
+    }
+    func conversationInWorkspace(_ id: String, workspaceID: String) async throws -> ConversationRecord? {
+        try await base.conversationInWorkspace(id, workspaceID: workspaceID)
+    }
+    func conversations(owner: ConversationOwner, limit: Int, cursor: String?) async throws -> Page<ConversationRecord> {
+        try await base.conversations(owner: owner, limit: limit, cursor: cursor)
+    }
+    func renameConversation(_ id: String, owner: ConversationOwner, title: String, at time: Int64) async throws -> ConversationRecord? {
+        try await base.renameConversation(id, owner: owner, title: title, at: time)
+    }
+    func deleteConversation(_ id: String, owner: ConversationOwner) async throws -> Bool {
+        try await base.deleteConversation(id, owner: owner)
+    }
+    func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool) {
+        try await base.messages(conversationID: conversationID, limit: limit, before: before)
+    }
+    func messages<Consumer: MessageRowConsumer>(
+        conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
+    ) async throws -> (consumer: Consumer, hasMore: Bool)? {
+        try await base.messages(conversationID: conversationID, owner: owner, limit: limit, before: before, into: consumer)
+    }
+    func message(_ id: String, conversationID: String) async throws -> MessageRecord? {
+        try await base.message(id, conversationID: conversationID)
+    }
+    func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair? {
+        try await base.reply(toClientMessageID: clientMessageID, conversationID: conversationID)
+    }
+    func interruptReply(_ messageID: String, at time: Int64) async throws {
+        try await base.interruptReply(messageID, at: time)
+    }
+    func flushReplies(_ texts: [(messageID: String, content: String)], at time: Int64) async throws {
+        try await base.flushReplies(texts, at: time)
+    }
+    func finishReply(_ message: MessageRecord) async throws {
+        try await base.finishReply(message)
+    }
+    func interruptAbandonedReplies(at time: Int64) async throws -> Int {
+        try await base.interruptAbandonedReplies(at: time)
+    }
+    func outputTokens(workspaceID: String, day: String) async throws -> Int {
+        try await base.outputTokens(workspaceID: workspaceID, day: day)
+    }
+    func saveFeedback(_ feedback: FeedbackRecord) async throws {
+        try await base.saveFeedback(feedback)
+    }
+    func workspaceConversations(workspaceID: String, userID: String?, updatedSince: Int64?, limit: Int, cursor: String?) async throws
+        -> Page<ConversationRecord>
+    {
+        try await base.workspaceConversations(workspaceID: workspaceID, userID: userID, updatedSince: updatedSince, limit: limit, cursor: cursor)
+    }
+    func deleteConversation(_ id: String, workspaceID: String) async throws -> Bool {
+        try await base.deleteConversation(id, workspaceID: workspaceID)
+    }
+    func eraseUser(workspaceID: String, userID: String, audit: AuditEvent) async throws -> (conversations: Int, tokens: Int) {
+        try await base.eraseUser(workspaceID: workspaceID, userID: userID, audit: audit)
+    }
+    func deleteConversations(workspaceID: String, updatedBefore cutoff: Int64, limit: Int) async throws -> Int {
+        try await base.deleteConversations(workspaceID: workspaceID, updatedBefore: cutoff, limit: limit)
+    }
+    func usage(workspaceID: String, from: String, to: String, groupBy column: String) async throws -> [UsageRow] {
+        try await base.usage(workspaceID: workspaceID, from: from, to: to, groupBy: column)
+    }
+}
