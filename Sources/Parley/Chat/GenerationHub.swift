@@ -103,8 +103,8 @@ actor GenerationHub {
     private func startAfterReading(_ post: Post) async throws -> ReplyRun {
         guard let context = try await readContext(post) else { throw ParleyError.notFound("No such conversation.") }
         if let earlier = context.earlierReply { return try await runForExisting(earlier) }
-        try post.allowance.spend()
         guard let bot = context.bot else { throw ParleyError.notFound("The conversation's bot no longer exists.") }
+        try post.allowance.spend()
         let workspaceID = post.owner.workspaceID
         let reservation = bot.maxOutputTokens
         var used = 0
