@@ -17,18 +17,11 @@ import TestUpstream
     @Test func aReadThatFindsThePostsOwnCommitStillGeneratesItsReply() async throws {
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["fresh"]) }
         try await upstream.run { base in
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-hub-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let (database, folder) = try StorageTests().temporaryDatabase()
             defer { try? FileManager.default.removeItem(at: folder) }
-            let database = try ParleyDatabase.open(
-                at: folder.appendingPathComponent("parley.sqlite"), durability: .normal, busyTimeout: .seconds(5))
             var bot = StorageTests.bot
             bot.baseUrl = "\(base)/v1"
-            try await database.writer.write { [bot] db in
-                try StorageTests.workspace.insert(db)
-                try bot.insert(db)
-                try StorageTests.conversation.insert(db)
-            }
+            try await database.writer.write { [bot] db in try StorageTests.insertConversation(db, bot: bot) }
             let store = ReadAfterCommitStore(
                 base: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache()))
             let logger = Logger(label: "test")

@@ -24,6 +24,13 @@ import Testing
     static let conversation = ConversationRecord(
         id: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1, updatedAt: 1)
 
+    /// Inserts `workspace`, `bot` and `conversation`.
+    static func insertConversation(_ db: Database, bot: BotRecord = bot) throws {
+        try workspace.insert(db)
+        try bot.insert(db)
+        try conversation.insert(db)
+    }
+
     func temporaryFolder() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-db-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -526,11 +533,7 @@ import Testing
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
         let chat = SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache())
-        try await database.writer.write { db in
-            try Self.workspace.insert(db)
-            try Self.bot.insert(db)
-            try Self.conversation.insert(db)
-        }
+        try await database.writer.write { db in try Self.insertConversation(db) }
         func draft(_ owner: ConversationOwner, clientMessageID: String? = nil) -> ReplyDraft {
             ReplyDraft(owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: clientMessageID, createdAt: 5)
         }
@@ -570,11 +573,7 @@ import Testing
         let committer = GroupCommitter(writer: database.writer, onCommit: { _ in commits.withLock { $0 += 1 } })
         let chat = SQLiteChatStore(writer: database.writer, committer: committer, cache: ConfigurationRowCache())
         let flusher = ReplyTextFlusher(store: chat, clock: .system, interval: .seconds(3600), logger: Logger(label: "test"))
-        try await database.writer.write { db in
-            try Self.workspace.insert(db)
-            try Self.bot.insert(db)
-            try Self.conversation.insert(db)
-        }
+        try await database.writer.write { db in try Self.insertConversation(db) }
         var pairs: [ReplyPair] = []
         for name in ["a", "b", "c"] {
             let draft = ReplyDraft(
