@@ -550,9 +550,10 @@ import Testing
 
         let first = draft(owner, clientMessageID: "c-1")
         try await chat.startReply(first)
-        var stored = try #require(try await chat.replyContext(conversationID: "conv_1", owner: owner, clientMessageID: "c-1", historyLimit: 10)?.earlierReply)
-        (stored.user.seq, stored.assistant.seq) = (nil, nil)
-        #expect(stored == first.pair(botID: "bot_1", model: "m-1"))
+        let stored = try #require(try await chat.replyContext(conversationID: "conv_1", owner: owner, clientMessageID: "c-1", historyLimit: 10)?.earlierReply)
+        var (user, assistant) = (stored.user, stored.assistant)
+        (user.seq, assistant.seq) = (nil, nil)
+        #expect(ReplyPair(user: user, assistant: assistant) == first.pair(botID: "bot_1", model: "m-1"))
         await #expect(throws: DatabaseError.self, "a repeat fails on the unique index") {
             try await chat.startReply(draft(owner, clientMessageID: "c-1"))
         }

@@ -7,6 +7,11 @@ effect, and that the binary serves.
 - it was linked by lld, with packed relative relocations (a .relr.dyn section);
 - the functions of scripts/parley.order come first in .text, in the file's order: the first one
   found opens .text, and consecutive ones mostly ascend (an unordered build: about half do);
+- no async function of Parley's own modules has a frame over 8 KiB: a task keeps the memory of the
+  deepest frames it ran until it ends (Swift's task allocator reuses its slabs, it does not free
+  them), so a large frame anywhere on a reply's path is paid by every open stream. A struct of
+  half a kilobyte held across awaits, copied a few times over, is enough to make one; the hub's
+  were 33 and 11 KiB before `ReplyContext` and `ReplyPair` became classes;
 - it starts on a fresh data folder and answers /readyz, then stops on SIGTERM.
 
 It also prints how many of the order file's functions the binary still has; when code has moved
@@ -42,9 +47,41 @@ def function_addresses(binary):
     return addresses
 
 
+def async_frame_sizes(binary, modules):
+    """The frame size of each async function of `modules` in `binary`, largest first.
+
+    An async function pointer (mangled name ending in `Tu`) is two 32-bit words: the function's
+    relative address, then the size of the frame its callers allocate for it."""
+    sections = []
+    for line in readelf("-SW", binary).splitlines():
+        match = re.search(r"\]\s+\S+\s+\S+\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
+        if match:
+            sections.append(tuple(int(field, 16) for field in match.groups()))
+    prefixes = tuple(f"$s{len(module)}{module}" for module in modules)
+    listing = subprocess.run(["nm", "--defined-only", binary], capture_output=True, text=True, check=True).stdout
+    sizes = []
+    with open(binary, "rb") as image:
+        for line in listing.splitlines():
+            parts = line.split()
+            if len(parts) != 3 or not parts[2].endswith("Tu") or not parts[2].startswith(prefixes):
+                continue
+            address = int(parts[0], 16)
+            for start, offset, size in sections:
+                if start <= address < start + size:
+                    image.seek(offset + address - start)
+                    sizes.append((int.from_bytes(image.read(8)[4:], "little"), parts[2]))
+                    break
+    return sorted(sizes, reverse=True)
+
+
 def text_start(binary):
     match = re.search(r"\]\s+\.text\s+PROGBITS\s+([0-9a-f]+)", readelf("-SW", binary))
     return int(match.group(1), 16) if match else None
+
+
+def demangle(name):
+    demangled = subprocess.run(["swift", "demangle", "--simplified"], input=name, capture_output=True, text=True).stdout.strip()
+    return demangled.removeprefix("async function pointer to ") or name
 
 
 def serves(binary):
@@ -95,6 +132,10 @@ def main():
     ascending = sum(1 for earlier, later in zip(placed, placed[1:]) if later > earlier)
     share = ascending / max(1, len(placed) - 1)
     check(len(placed) > 1 and share >= 0.8, f"the order file's functions follow its order ({share:.0%} of consecutive pairs ascend)")
+
+    frames = async_frame_sizes(binary, ["Parley", "CurlStream"])
+    largest = ", ".join(f"{size:,} B ({demangle(name)})" for size, name in frames[:3])
+    check(len(frames) > 100 and frames[0][0] <= 8192, f"no async frame of Parley's over 8 KiB ({len(frames)} functions; largest {largest})")
 
     check(serves(binary), "starts on a fresh data folder and answers /readyz")
     print(f"release: {passed} passed, {failed} failed")

@@ -9,9 +9,20 @@ struct ConversationOwner: Sendable, Equatable {
 }
 
 /// A stored user message and the assistant reply that answers it.
-struct ReplyPair: Sendable, Equatable {
-    var user: MessageRecord
-    var assistant: MessageRecord
+///
+/// A class for the reason `ReplyContext` is one: as a value, two messages are half a kilobyte.
+final class ReplyPair: Sendable, Equatable {
+    let user: MessageRecord
+    let assistant: MessageRecord
+
+    init(user: MessageRecord, assistant: MessageRecord) {
+        self.user = user
+        self.assistant = assistant
+    }
+
+    static func == (left: ReplyPair, right: ReplyPair) -> Bool {
+        left.user == right.user && left.assistant == right.assistant
+    }
 }
 
 /// A post as the hub first knows it: who sent what to which conversation, with the ids and time
@@ -47,14 +58,26 @@ struct ReplyDraft: Sendable, Equatable {
 
 /// Everything starting a reply reads, taken in one read transaction: one trip to the database
 /// per message instead of three, which is most of what a message costs before the provider call.
-struct ReplyContext: Sendable, Equatable {
-    var conversation: ConversationRecord
+///
+/// A class, not a struct: as a value it is close to 1 KiB (two messages, a bot, a conversation),
+/// and an async function keeps each copy it holds across an await in its frame. The hub's
+/// frames grew to 33 KiB that way, and a task keeps the memory of its largest frames until it
+/// ends: a post's connection keeps it for as long as the reply streams.
+final class ReplyContext: Sendable {
+    let conversation: ConversationRecord
     /// The conversation's bot; `nil` once it was deleted.
-    var bot: BotRecord?
+    let bot: BotRecord?
     /// The stored reply to the same `client_message_id`, when the post is a repeat.
-    var earlierReply: ReplyPair?
+    let earlierReply: ReplyPair?
     /// The newest finished messages with text, oldest first, before the new one.
-    var history: [MessageRecord]
+    let history: [MessageRecord]
+
+    init(conversation: ConversationRecord, bot: BotRecord?, earlierReply: ReplyPair?, history: [MessageRecord]) {
+        self.conversation = conversation
+        self.bot = bot
+        self.earlierReply = earlierReply
+        self.history = history
+    }
 }
 
 extension ReplyContext {
@@ -62,10 +85,12 @@ extension ReplyContext {
     /// commit may begin after the commit landed, and then finds the post itself: as an earlier
     /// reply to its own `client_message_id`, and as the newest message of the history.
     func excluding(_ draft: ReplyDraft) -> ReplyContext {
-        var context = self
-        if context.earlierReply?.user.id == draft.userMessageID { context.earlierReply = nil }
-        context.history.removeAll { $0.id == draft.userMessageID || $0.id == draft.replyID }
-        return context
+        let isDraft = { (message: MessageRecord) in message.id == draft.userMessageID || message.id == draft.replyID }
+        let isOwnCommit = earlierReply.map { isDraft($0.user) } ?? false
+        guard isOwnCommit || history.contains(where: isDraft) else { return self }
+        return ReplyContext(
+            conversation: conversation, bot: bot, earlierReply: isOwnCommit ? nil : earlierReply,
+            history: history.filter { !isDraft($0) })
     }
 }
 
