@@ -62,6 +62,30 @@ import TestUpstream
         #expect(upstream.requests.count == 2)
     }
 
+    /// A post refused while the conversation's reply streams stores nothing, so it spends nothing.
+    @Test func aPostRefusedWhileAReplyStreamsSpendsNothing() async throws {
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["slow"], pause: .milliseconds(600)) }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base, settings: ["messages_per_minute": 2])
+                let conversation = try await chat.newConversation()
+                let open = try await chat.streams.open(
+                    "POST", "/v1/conversations/\(conversation)/messages", token: chat.token, json: ["content": "one"])
+                for attempt in 0..<3 {
+                    let refused = try await api.request(
+                        .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "again"])
+                    #expect(refused.status == .conflict, "attempt \(attempt)")
+                }
+                _ = try await chat.streams.read(open)
+                #expect(try await chat.streams.post(conversation, "two", token: chat.token).status == 200)
+                let third = try await api.request(
+                    .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "three"])
+                #expect(third.status == .tooManyRequests)
+            }
+        }
+        #expect(upstream.requests.count == 2)
+    }
+
     @Test func concurrentRepliesPerWorkspaceAreCapped() async throws {
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["slow"], pause: .milliseconds(600)) }
         try await upstream.run { base in

@@ -105,24 +105,17 @@ actor GenerationHub {
         if let earlier = context.earlierReply { return try await runForExisting(earlier) }
         guard let bot = context.bot else { throw ParleyError.notFound("The conversation's bot no longer exists.") }
         try post.allowance.spend()
-        let workspaceID = post.owner.workspaceID
         let reservation = bot.maxOutputTokens
-        var used = 0
-        if post.settings.dailyOutputTokenBudget != nil {
-            used = try await store.outputTokens(workspaceID: workspaceID, day: UsageDay.string(for: clock.nowMilliseconds))
-        }
-        // From here to the claim nothing suspends, so a concurrent post sees this one's claim.
-        if activeByConversation[post.conversationID] != nil {
-            throw ParleyError.conflict("A reply is already being generated in this conversation.")
-        }
-        guard activeByWorkspace[workspaceID, default: 0] < post.settings.maxConcurrentReplies else {
-            metrics?.rateLimited("concurrent_replies")
-            throw ParleyError.rateLimited(retryAfter: 5)
-        }
-        if let budget = post.settings.dailyOutputTokenBudget, used + reservedOutput[workspaceID, default: 0] + reservation > budget {
-            logger.notice("daily output-token budget reached", metadata: ["parley.workspace_id": "\(workspaceID)"])
-            metrics?.rateLimited("daily_output_budget")
-            throw ParleyError.rateLimited(retryAfter: secondsUntilUTCMidnight())
+        do {
+            var used = 0
+            if post.settings.dailyOutputTokenBudget != nil {
+                used = try await store.outputTokens(workspaceID: post.owner.workspaceID, day: UsageDay.string(for: clock.nowMilliseconds))
+            }
+            // From here to the claim nothing suspends, so a concurrent post sees this one's claim.
+            try checkLimits(post, reservation: reservation, usedToday: used)
+        } catch {
+            post.allowance.giveBack()
+            throw error
         }
         let draft = newDraft(post)
         let run = claim(draft, reservation: reservation)
@@ -131,6 +124,24 @@ actor GenerationHub {
         return try await generateWhileStoring(
             run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored,
             reservation: reservation, allowance: post.allowance)
+    }
+
+    /// Refuses a post while its conversation streams another reply (409), or when its workspace is
+    /// at its concurrent-reply limit or would pass its daily output budget (429).
+    private func checkLimits(_ post: Post, reservation: Int, usedToday: Int) throws {
+        let workspaceID = post.owner.workspaceID
+        if activeByConversation[post.conversationID] != nil {
+            throw ParleyError.conflict("A reply is already being generated in this conversation.")
+        }
+        guard activeByWorkspace[workspaceID, default: 0] < post.settings.maxConcurrentReplies else {
+            metrics?.rateLimited("concurrent_replies")
+            throw ParleyError.rateLimited(retryAfter: 5)
+        }
+        if let budget = post.settings.dailyOutputTokenBudget, usedToday + reservedOutput[workspaceID, default: 0] + reservation > budget {
+            logger.notice("daily output-token budget reached", metadata: ["parley.workspace_id": "\(workspaceID)"])
+            metrics?.rateLimited("daily_output_budget")
+            throw ParleyError.rateLimited(retryAfter: secondsUntilUTCMidnight())
+        }
     }
 
     private func readContext(_ post: Post) async throws -> ReplyContext? {

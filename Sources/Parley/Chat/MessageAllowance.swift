@@ -1,9 +1,10 @@
 /// One user's messages per minute (the workspace's `messages_per_minute`), handed to the hub with
 /// each post.
 ///
-/// The hub decides when a post counts: a repeat of an earlier post, or a post refused as not found,
-/// costs nothing, and a post can only be known to be one of those after the storage has answered.
-/// So the hub may spend first and give back after.
+/// The hub decides when a post counts: only a stored message does. A repeat of an earlier post, or
+/// a post refused (not found, a reply already streaming, the workspace's limits), costs nothing;
+/// a post can only be known to be one of those after the storage has answered, so the hub may
+/// spend first and give back after.
 struct MessageAllowance: Sendable {
     let limiter: RateLimiter
     let key: String
