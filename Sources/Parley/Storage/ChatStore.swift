@@ -217,6 +217,12 @@ struct SQLiteChatStore: ChatStore {
             WHERE conversation_id = ? AND content != '' AND (status IS NULL OR status != 'streaming')
             ORDER BY seq DESC LIMIT ?
             """
+        /// A post by its `client_message_id`, then the reply to it: the repeat check every post
+        /// with an id makes (the widget always sends one).
+        static let messageByClientID = """
+            SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? AND client_message_id = ?
+            """
+        static let replyToMessage = "SELECT \(MessageRecord.selectionSQL) FROM messages WHERE reply_to = ?"
     }
 
     let writer: any DatabaseWriter
@@ -370,10 +376,9 @@ struct SQLiteChatStore: ChatStore {
 
     private static func reply(_ db: Database, toClientMessageID clientMessageID: String, conversationID: String) throws -> ReplyPair? {
         guard
-            let user = try MessageRecord.filter(
-                Column("conversation_id") == conversationID && Column("client_message_id") == clientMessageID
-            ).fetchOne(db),
-            let assistant = try MessageRecord.filter(Column("reply_to") == user.id).fetchOne(db)
+            let user = try MessageRecord.fetchOne(
+                db.cachedStatement(sql: SQL.messageByClientID), arguments: [conversationID, clientMessageID]),
+            let assistant = try MessageRecord.fetchOne(db.cachedStatement(sql: SQL.replyToMessage), arguments: [user.id])
         else { return nil }
         return ReplyPair(user: user, assistant: assistant)
     }
