@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // libcurl's headers, with typed wrappers for its variadic calls.
@@ -58,6 +59,8 @@ let package = Package(
                 "CurlStream",
                 "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // The connection cap's delegate protocol.
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // SQLite's own API, to read a history page's text in place (`BorrowedMessageRow`).
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -66,6 +69,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // HTTP request and response parts, for the connection deadlines' channel handler.
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strict,
             plugins: ["EmbedResources"]

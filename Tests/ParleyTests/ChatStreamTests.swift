@@ -328,4 +328,62 @@ import TestUpstream
             }
         }
     }
+
+    /// A follower is let go when its token expires, as when it is revoked; the reply goes on.
+    @Test func aStreamEndsWhenItsTokenExpiresAndTheReplyIsStillStored() async throws {
+        let words = ["a", "b", "c", "d", "e", "f"]
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(words, pause: .milliseconds(300)) }
+        let server = TestServer { $0.streamCheckInterval = .milliseconds(200) }
+        try await upstream.run { base in
+            try await server.run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base)
+                let conversation = try await chat.newConversation()
+                let response = try await chat.streams.open(
+                    "POST", "/v1/conversations/\(conversation)/messages", token: chat.token, json: ["content": "x"])
+                let reading = Task { try await chat.streams.read(response) }
+                try await Task.sleep(for: .milliseconds(300))
+                server.clock.advance(by: 3601)  // past the token's one hour
+                let expiredAt = ContinuousClock.now
+                let stream = try await reading.value
+                #expect(ContinuousClock.now - expiredAt < .seconds(1), "the check runs every 200 ms here")
+                #expect(stream.terminal == nil, "the stream ended before the reply did")
+                let fresh = try await api.mint(key: chat.tenant.key, workspace: chat.tenant.workspace, extra: ["botId": chat.bot])
+                let finished = await eventually {
+                    let response = try? await api.request(.get, "/v1/conversations/\(conversation)/messages", as: .bearer(fresh))
+                    return ((response?["data"] as? [[String: Any]])?.last?["status"] as? String) == "complete"
+                }
+                #expect(finished, "the reply itself completed and was stored")
+            }
+        }
+    }
+
+    /// Once a reply's events have left memory, a resume is rebuilt from storage: its terminal
+    /// event keeps the seq the live followers saw, and a resume from any point ends with it.
+    @Test func aResumeRebuiltFromStorageEndsWithTheTerminalEventAtItsOwnSeq() async throws {
+        let words = (1...6).map { "w\($0) " }
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(words) }
+        try await upstream.run { base in
+            try await TestServer { $0.replyEventRetention = .milliseconds(50) }.run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base)
+                let conversation = try await chat.newConversation()
+                let live = try await chat.streams.post(conversation, "go", token: chat.token)
+                let messageID = try #require(live.messageID)
+                let terminalID = try #require(live.terminal?.id)
+                #expect(terminalID == "\(messageID):\(words.count + 2)")
+                try await Task.sleep(for: .milliseconds(300))  // the run leaves memory
+
+                let path = "/v1/conversations/\(conversation)/messages/\(messageID)/events"
+                for seen in [1, 4, words.count + 1, words.count + 2] {
+                    let resumed = try await chat.streams.read(
+                        try await chat.streams.open("GET", path, token: chat.token, headers: [("Last-Event-ID", "\(messageID):\(seen)")]))
+                    #expect(resumed.status == 200)
+                    #expect(resumed.events.last?.id == terminalID, "after \(seen)")
+                    #expect(resumed.names.last == "response.completed", "after \(seen)")
+                    #expect(resumed.terminalMessage["content"] as? String == words.joined())
+                }
+                let fromStart = try await chat.streams.read(try await chat.streams.open("GET", path, token: chat.token))
+                #expect(fromStart.events.map(\.id) == [terminalID], "no Last-Event-ID: the outcome")
+            }
+        }
+    }
 }

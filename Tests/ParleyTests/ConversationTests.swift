@@ -126,7 +126,9 @@ import TestUpstream
         }
     }
 
-    @Test func anotherUserOrWorkspaceSeesNothingAndCostsNoProviderCall() async throws {
+    /// The token's `bid` is part of its scope: the same user's conversation with another bot of the
+    /// workspace is as unreachable as another user's.
+    @Test func anotherUserWorkspaceOrBotSeesNothingAndCostsNoProviderCall() async throws {
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["private"]) }
         try await upstream.run { base in
             try await TestServer().run { api throws in
@@ -138,7 +140,10 @@ import TestUpstream
                 let sameWorkspaceOtherUser = try await api.mint(key: chat.tenant.key, workspace: chat.tenant.workspace, user: "mallory")
                 let otherTenant = try await Tenant.make(api)
                 let otherWorkspace = try await api.mint(key: otherTenant.key, workspace: otherTenant.workspace, user: "u-42")
-                for intruder in [sameWorkspaceOtherUser, otherWorkspace] {
+                let sameUserOtherBot = try await api.mint(
+                    key: chat.tenant.key, workspace: chat.tenant.workspace, user: "u-42", extra: ["botId": chat.tenant.bot])
+                let ownConversationWithOtherBot = try await chat.newConversation(token: sameUserOtherBot)
+                for intruder in [sameWorkspaceOtherUser, otherWorkspace, sameUserOtherBot] {
                     let c = "/v1/conversations/\(conversation)"
                     let m = "\(c)/messages/\(reply)"
                     let attempts: [(HTTPRequest.Method, String, [String: Any]?)] = [
@@ -152,8 +157,11 @@ import TestUpstream
                         #expect(response.errorCode == "not_found", "\(method) \(path)")
                     }
                     let list = try await api.request(.get, "/v1/conversations", as: .bearer(intruder))
-                    #expect((list["data"] as? [Any])?.isEmpty == true)
+                    let listed = (list["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+                    #expect(listed == (intruder == sameUserOtherBot ? [ownConversationWithOtherBot] : []))
                 }
+                let ownList = try await api.request(.get, "/v1/conversations", as: .bearer(chat.token))
+                #expect((ownList["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [conversation], "lists are per bot")
                 #expect(upstream.requests.count == callsBefore, "no provider call for anyone else")
                 #expect(try await chat.messages(conversation).count == 2, "and nothing of the owner's changed")
             }

@@ -31,7 +31,7 @@ import TestUpstream
                 secretBox: SecretBox(key: .init(size: .bits256)), clock: .system, logger: logger,
                 flusher: ReplyTextFlusher(store: store, clock: .system, interval: .seconds(3600), logger: logger))
             let hub = GenerationHub(store: store, generator: generator, clock: .system, logger: logger)
-            let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1")
+            let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
 
             let run = try await hub.start(
                 .init(

@@ -228,7 +228,7 @@ import Testing
             other.conversationId = "conv_2"
             try other.insertRow(db)
         }
-        let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1")
+        let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
         for limit in [1, 7, 50, 200] {
             var before: String?
             var seen = 0
@@ -251,8 +251,9 @@ import Testing
         #expect(oldest.starts(with: #"{"data":[{"content":"A\#u{FFFD}B\#u{FFFD}""#.utf8), "repaired as reading a record repairs it")
         let empty = try #require(try await chat.messages(conversationID: "conv_empty", owner: owner, limit: 50, before: nil, into: MessagePageWriter()))
         #expect(String(buffer: empty.consumer.page(hasMore: empty.hasMore)) == #"{"data":[],"has_more":false}"#)
-        let stranger = ConversationOwner(workspaceID: "ws_1", userID: "u-2")
-        #expect(try await chat.messages(conversationID: "conv_1", owner: stranger, limit: 50, before: nil, into: MessagePageWriter()) == nil)
+        for stranger in [ConversationOwner(workspaceID: "ws_1", userID: "u-2", botID: "bot_1"), ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_2")] {
+            #expect(try await chat.messages(conversationID: "conv_1", owner: stranger, limit: 50, before: nil, into: MessagePageWriter()) == nil)
+        }
         #expect(try await chat.messages(conversationID: "conv_9", owner: owner, limit: 50, before: nil, into: MessagePageWriter()) == nil)
         await #expect(throws: ParleyError.self, "an anchor in another conversation") {
             _ = try await chat.messages(conversationID: "conv_1", owner: owner, limit: 50, before: "msg_other", into: MessagePageWriter())
@@ -540,8 +541,11 @@ import Testing
         func storedMessages() async throws -> Int {
             try await database.writer.read { db in try MessageRecord.fetchCount(db) }
         }
-        let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1")
-        for intruder in [ConversationOwner(workspaceID: "ws_1", userID: "u-2"), ConversationOwner(workspaceID: "ws_2", userID: "u-1")] {
+        let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
+        for intruder in [
+            ConversationOwner(workspaceID: "ws_1", userID: "u-2", botID: "bot_1"), ConversationOwner(workspaceID: "ws_2", userID: "u-1", botID: "bot_1"),
+            ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_2"),
+        ] {
             let refused = await #expect(throws: ParleyError.self) { try await chat.startReply(draft(intruder)) }
             #expect(refused?.code == "not_found")
             #expect(refused?.message == "No such conversation.")
@@ -578,7 +582,7 @@ import Testing
         var pairs: [ReplyPair] = []
         for name in ["a", "b", "c"] {
             let draft = ReplyDraft(
-                owner: ConversationOwner(workspaceID: "ws_1", userID: "u-1"), conversationID: "conv_1", content: "question \(name)",
+                owner: ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1"), conversationID: "conv_1", content: "question \(name)",
                 createdAt: 1)
             try await chat.startReply(draft)
             pairs.append(draft.pair(botID: "bot_1", model: "m-1"))

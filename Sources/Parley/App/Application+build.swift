@@ -39,9 +39,16 @@ public func buildApplication(
         try await DemoRoutes.seed(services)
         DemoRoutes(services: services).register(on: router)
     }
+    let limits = config.connectionLimits
+    let descriptors = DescriptorLimit.raiseToHard()
+    let maxConnections = limits.maxConnections ?? ConnectionLimits.connectionCap(forDescriptors: descriptors)
+    logger.info("connection limits", metadata: ["parley.open_files": "\(descriptors)", "parley.max_connections": "\(maxConnections)"])
     return Application(
         router: router,
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Parley"),
+        server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionDeadlineHandler(limits: limits, logger: logger)])),
+        configuration: .init(
+            address: .hostname(config.host, port: config.port), serverName: "Parley",
+            availableConnectionsDelegate: LoggedConnectionCap(maxConnections: maxConnections, logger: logger)),
         // Stopped in reverse order after the server: replies drain while libcurl still runs and
         // their text is still saved as it grows.
         services: [
@@ -69,7 +76,7 @@ func buildRouter(_ services: ParleyServices) -> Router<ParleyRequestContext> {
     router.add(middleware: MetricsMiddleware(metrics: services.metrics))
     router.add(middleware: ResponseHeadersMiddleware())
     router.add(middleware: CORSMiddleware())
-    router.add(middleware: ErrorMiddleware())
+    router.add(middleware: ErrorMiddleware(storageHealth: services.storageHealth))
 
     PublicRoutes(services: services).register(on: router)
     AssetRoutes().register(on: router)
@@ -126,6 +133,7 @@ extension ParleyServices {
         let secretBox = try SecretBox.loadOrCreateMasterKey(at: config.masterKeyURL)
         let database = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
         let metrics = ParleyMetrics()
+        let storageHealth = StorageHealth()
         let committer = GroupCommitter(writer: database.writer, onCommit: { metrics.sqliteWrite($0) })
         let rowCache = ConfigurationRowCache()
         let stores = Stores.sqlite(database, committer: committer, cache: rowCache)
@@ -140,11 +148,12 @@ extension ParleyServices {
         }
         let upstreamGuard = UpstreamGuard(allowPrivate: config.allowPrivateUpstreams)
         let curl = CurlClient()
-        let flusher = ReplyTextFlusher(store: chat, clock: clock, interval: config.replyFlushInterval, logger: logger)
+        let flusher = ReplyTextFlusher(
+            store: chat, clock: clock, interval: config.replyFlushInterval, logger: logger, storageHealth: storageHealth)
         let generator = ReplyGenerator(
             store: chat, provider: ProviderClient(http: curl, upstreamGuard: upstreamGuard, timeouts: config.upstreamTimeouts),
             secretBox: secretBox, clock: clock, logger: logger, metrics: metrics, flusher: flusher,
-            providerOverride: config.providerOverride)
+            providerOverride: config.providerOverride, storageHealth: storageHealth)
         return ParleyServices(
             config: config,
             database: database,
@@ -155,11 +164,13 @@ extension ParleyServices {
             mintLimiter: RateLimiter(clock: clock),
             messageLimiter: RateLimiter(clock: clock),
             chat: chat,
-            hub: GenerationHub(store: chat, generator: generator, clock: clock, logger: logger, metrics: metrics),
+            hub: GenerationHub(
+                store: chat, generator: generator, clock: clock, logger: logger, metrics: metrics, retention: config.replyEventRetention),
             replyTextFlusher: flusher,
             upstreamGuard: upstreamGuard,
             curl: curl,
             metrics: metrics,
+            storageHealth: storageHealth,
             clock: clock,
             logger: logger)
     }

@@ -19,6 +19,8 @@ struct ParleyServices: Sendable {
     let upstreamGuard: UpstreamGuard
     let curl: CurlClient
     let metrics: ParleyMetrics
+    /// Whether storage lately refused writes for lack of space (`/readyz`, error messages).
+    let storageHealth: StorageHealth
     let clock: WallClock
     let logger: Logger
 

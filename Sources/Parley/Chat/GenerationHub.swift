@@ -275,28 +275,44 @@ actor GenerationHub {
 
 extension ReplyRun {
     /// A finished reply rebuilt from storage, for a repeat or resume after its live events have
-    /// left memory: the user message, the start, and the terminal event.
-    static func replay(user: MessageRecord, assistant: MessageRecord) -> ReplyRun {
+    /// left memory: the user message (seq 0), the start (seq 1), and the terminal event.
+    ///
+    /// The terminal event keeps the seq its live followers were sent (`terminalSeq`). A reply that
+    /// never sent one (left streaming by a crash) numbers it past `after`, the last seq the
+    /// resuming client holds, so the client's sequence goes on and its resume ends with the outcome.
+    static func replay(user: MessageRecord, assistant: MessageRecord, after: Int? = nil) -> ReplyRun {
         let run = ReplyRun(messageID: assistant.id, conversationID: assistant.conversationId, workspaceID: assistant.workspaceId, userID: assistant.userId)
         run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: user)))
         run.append(
             .started, ReplyPayload.Started(messageID: assistant.id, conversationID: assistant.conversationId, model: assistant.model ?? ""))
-        run.appendTerminal(for: assistant)
+        run.appendTerminal(for: assistant, seq: assistant.terminalSeq ?? max(2, (after ?? 1) + 1))
         return run
     }
 
     /// `response.completed` for complete and cancelled replies, `response.error` otherwise.
-    func appendTerminal(for message: MessageRecord) {
+    func appendTerminal(for message: MessageRecord, seq: Int? = nil) {
         switch message.status {
         case .complete, .cancelled:
-            append(.completed, ReplyPayload.Completed(message: MessageView(record: message)))
+            append(.completed, ReplyPayload.Completed(message: MessageView(record: message)), seq: seq)
         default:
             let code = message.errorCode ?? "interrupted"
             append(
                 .error,
                 ReplyPayload.Failed(
                     messageID: message.id, error: .init(code: code, message: ReplyGenerator.explanation(of: code)),
-                    message: MessageView(record: message)))
+                    message: MessageView(record: message)), seq: seq)
         }
     }
+
+    /// `response.error` with `unavailable` for an outcome storage refused: the text so far, and
+    /// the status a restart would leave the row in.
+    func appendUnstored(_ message: MessageRecord) {
+        var shown = message
+        shown.status = .interrupted
+        shown.errorCode = "unavailable"
+        appendTerminal(for: shown)
+    }
+
+    /// The seq of the terminal event, once there is one.
+    var terminalSeq: Int? { isFinished ? nextSeq - 1 : nil }
 }

@@ -18,6 +18,10 @@ struct ReplyGenerator: Sendable {
     var historyLimit = 200
     /// When set, replaces every bot's provider (`parley demo` with `OPENAI_API_KEY`).
     var providerOverride: ProviderOverride?
+    /// Told when a reply's outcome could not be stored, and when it was.
+    var storageHealth = StorageHealth()
+    /// Pauses between attempts to store an outcome that storage refused; tests may shorten them.
+    var outcomeRetryDelays: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30)]
 
     /// - Parameters:
     ///   - history: the conversation's messages before `pair` (as `ChatStore.replyContext` reads
@@ -92,18 +96,30 @@ struct ReplyGenerator: Sendable {
             message.status = .interrupted
             message.errorCode = ProviderFailure.Code.interrupted.rawValue
         }
+        message.terminalSeq = run.nextSeq
         let final = message
         // The outcome is stored even when this task was cancelled: run it in a task of its own.
-        let saved = await Task { [store] in
+        let refusal = await Task { [store] () -> (any Error)? in
             do {
                 try await store.finishReply(final)
-                return true
+                return nil
             } catch {
-                return false
+                return error
             }
         }.value
-        if !saved { logger.error("could not store the end of a reply; it will read as interrupted after restart") }
-        run.appendTerminal(for: final)
+        if let refusal {
+            // The terminal event acknowledges the outcome: followers are told it is not stored,
+            // with the text so far, while the outcome is kept and retried.
+            storageHealth.record(refusal)
+            logger.error(
+                "could not store the end of a reply; retrying while the process runs",
+                metadata: ["parley.error": "\(refusal)", "parley.status": "\(final.status?.rawValue ?? "")"])
+            run.appendUnstored(final)
+            retryStoring(final, logger: logger)
+        } else {
+            storageHealth.recordWrite()
+            run.appendTerminal(for: final)
+        }
         metrics?.reply(
             outcome: final.status?.rawValue ?? "unknown", timeToFirstToken: firstText, duration: ContinuousClock.now - started,
             usage: TokenUsage(inputTokens: final.inputTokens ?? 0, outputTokens: final.outputTokens ?? 0))
@@ -114,6 +130,29 @@ struct ReplyGenerator: Sendable {
                 "parley.duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
             ])
         return true
+    }
+
+    /// Stores `outcome` in the background, with growing pauses, until storage takes it. Until
+    /// then the row reads `streaming` (and `interrupted` after a restart, with the text the
+    /// flusher had saved).
+    private func retryStoring(_ outcome: MessageRecord, logger: Logger) {
+        let (store, health, delays) = (self.store, storageHealth, outcomeRetryDelays)
+        Task.detached {
+            for attempt in 0... {
+                try? await Task.sleep(for: delays[min(attempt, delays.count - 1)])
+                do {
+                    try await store.finishReply(outcome)
+                    health.recordWrite()
+                    logger.notice("stored the end of a reply that storage had refused", metadata: ["parley.attempts": "\(attempt + 2)"])
+                    return
+                } catch {
+                    health.record(error)
+                    if attempt % 10 == 9 {
+                        logger.warning("still cannot store the end of a reply", metadata: ["parley.error": "\(error)"])
+                    }
+                }
+            }
+        }
     }
 
     private func providerRequest(for pair: ReplyPair, bot: BotRecord, history: [MessageRecord]) throws -> ProviderRequest {
@@ -147,6 +186,7 @@ struct ReplyGenerator: Sendable {
         case "provider_auth_failed": "The model provider refused this workspace's API key."
         case "context_too_long": "This conversation is too long for the model; start a new one."
         case "interrupted": "The reply was interrupted before it finished."
+        case "unavailable": "The reply could not be saved: storage is unavailable. What was received so far is shown."
         default: "The model provider failed."
         }
     }

@@ -41,20 +41,28 @@ final class ReplyRun: Sendable {
     var isFinished: Bool { state.withLock { $0.isFinished } }
     var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
 
+    /// The seq the next event will have. Only the generating task appends, so it can learn the
+    /// terminal event's seq before storing it.
+    var nextSeq: Int { state.withLock { state in state.events.last.map { $0.seq + 1 } ?? 0 } }
+
     /// Appends the next event and hands it to every subscriber; a terminal event ends them all.
-    func append(_ name: ReplyEvent.Name, _ payload: some HandWrittenPayload) {
-        append { seq in ReplyEvent(messageID: messageID, seq: seq, name: name, payload: payload) }
+    ///
+    /// - Parameter seq: the event's seq when it is not the next one: a run rebuilt from storage
+    ///   numbers its terminal event as the live run did.
+    func append(_ name: ReplyEvent.Name, _ payload: some HandWrittenPayload, seq: Int? = nil) {
+        append(seq: seq) { seq in ReplyEvent(messageID: messageID, seq: seq, name: name, payload: payload) }
     }
 
     /// Appends a `response.delta` of `text` (the hot path: no `JSONEncoder`).
     func appendDelta(_ text: String) {
-        append { seq in ReplyEvent.delta(text, messageID: messageID, seq: seq) }
+        append(seq: nil) { seq in ReplyEvent.delta(text, messageID: messageID, seq: seq) }
     }
 
-    private func append(_ makeEvent: (_ seq: Int) -> ReplyEvent) {
+    private func append(seq explicit: Int?, _ makeEvent: (_ seq: Int) -> ReplyEvent) {
         let ended = state.withLock { state -> [Subscriber] in
             guard !state.isFinished else { return [] }
-            let event = makeEvent(state.events.count)
+            let next = state.events.last.map { $0.seq + 1 } ?? 0
+            let event = makeEvent(max(next, explicit ?? next))
             state.events.append(event)
             for subscriber in state.subscribers.values { subscriber.deliver(event) }
             guard event.isTerminal else { return [] }
@@ -76,7 +84,11 @@ final class ReplyRun: Sendable {
     func subscribe(after seq: Int?, _ subscriber: Subscriber) -> @Sendable () -> Void {
         let id = UUID()
         let finished = state.withLock { state in
-            let start = max(0, (seq ?? -1) + 1)
+            // A live run's seqs are its indices; a rebuilt one's may skip (the deltas storage
+            // does not keep), so step back to the first event after `seq`.
+            let after = seq ?? -1
+            var start = min(max(0, after + 1), state.events.count)
+            while start > 0, state.events[start - 1].seq > after { start -= 1 }
             if start < state.events.count {
                 for event in state.events[start...] { subscriber.deliver(event) }
             }

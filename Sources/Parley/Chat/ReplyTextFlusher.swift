@@ -17,8 +17,10 @@ final class ReplyTextFlusher: Service, Sendable {
     private let interval: Duration
     private let logger: Logger
     private let replies = Mutex<[String: ReplyText]>([:])
+    private let storageHealth: StorageHealth
 
-    init(store: any ChatStore, clock: WallClock, interval: Duration, logger: Logger) {
+    init(store: any ChatStore, clock: WallClock, interval: Duration, logger: Logger, storageHealth: StorageHealth = StorageHealth()) {
+        self.storageHealth = storageHealth
         self.store = store
         self.clock = clock
         self.interval = interval
@@ -40,7 +42,12 @@ final class ReplyTextFlusher: Service, Sendable {
             replies.compactMap { messageID, text in text.takeIfChanged().map { (messageID: messageID, content: $0) } }
         }
         guard !changed.isEmpty else { return }
-        try await store.flushReplies(changed, at: clock.nowMilliseconds)
+        do {
+            try await store.flushReplies(changed, at: clock.nowMilliseconds)
+        } catch {
+            storageHealth.record(error)
+            throw error
+        }
     }
 
     func run() async throws {

@@ -43,6 +43,10 @@ public struct ParleyConfig: Sendable {
     public var demo = false
     /// How often a streaming reply's text is saved.
     public var replyFlushInterval: Duration = .seconds(1)
+    /// How long a finished reply's events stay in memory; later resumes rebuild them from storage.
+    public var replyEventRetention: Duration = .seconds(120)
+    /// Deadlines and the cap that keep slow or idle clients from holding connections (`ConnectionLimits`).
+    public var connectionLimits = ConnectionLimits()
 
     public init(
         host: String = "127.0.0.1",
@@ -110,6 +114,19 @@ public struct ParleyConfig: Sendable {
             }
             grace = .seconds(seconds)
         }
+        var limits = ConnectionLimits()
+        if let raw = value("PARLEY_IDLE_TIMEOUT_SECONDS") {
+            guard let seconds = Int(raw), (1...3600).contains(seconds) else {
+                throw ConfigError(variable: "PARLEY_IDLE_TIMEOUT_SECONDS", reason: "must be a number of seconds from 1 to 3600")
+            }
+            limits.idleTimeout = .seconds(seconds)
+        }
+        if let raw = value("PARLEY_MAX_CONNECTIONS") {
+            guard let count = Int(raw), count >= 1 else {
+                throw ConfigError(variable: "PARLEY_MAX_CONNECTIONS", reason: "must be a positive number of connections")
+            }
+            limits.maxConnections = count
+        }
         self.init(
             host: host,
             port: port,
@@ -121,6 +138,7 @@ public struct ParleyConfig: Sendable {
             logLevel: logLevel
         )
         shutdownDrainDeadline = grace
+        connectionLimits = limits
     }
 
     var databaseURL: URL { dataDirectory.appendingPathComponent("parley.sqlite") }

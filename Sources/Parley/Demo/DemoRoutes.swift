@@ -66,8 +66,8 @@ struct DemoRoutes {
 
     /// Redirects to a signed, one-hour read-only link to the visitor's latest conversation.
     @Sendable func viewLatest(_ request: Request, context: ParleyRequestContext) async throws -> Response {
-        let (workspace, _) = try await demoWorkspaceAndBot()
-        let owner = ConversationOwner(workspaceID: workspace.id, userID: try visitorUser(request))
+        let (workspace, bot) = try await demoWorkspaceAndBot()
+        let owner = ConversationOwner(workspaceID: workspace.id, userID: try visitorUser(request), botID: bot.id)
         guard let conversation = try await services.chat.conversations(owner: owner, limit: 1, cursor: nil).items.first else {
             return try HTMLPage.notice("Nothing to show yet", "Chat with the demo first, then come back.", status: .notFound)
         }

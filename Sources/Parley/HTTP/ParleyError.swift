@@ -102,5 +102,7 @@ public struct ParleyError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func unavailable(retryAfter seconds: Int = 1) -> Self {
         .init(.unavailable, "Storage is busy; retry shortly.", retryAfter: max(1, seconds))
     }
+    /// The storage refuses writes for lack of space: nothing new can be stored until an operator frees some.
+    public static let storageFull = Self(.unavailable, "Storage is full; nothing new can be saved until space is freed.", retryAfter: 30)
     public static let internalError = Self(.internalError, "Something went wrong on our side; the request id identifies it in our logs.")
 }

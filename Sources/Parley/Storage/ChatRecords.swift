@@ -86,6 +86,8 @@ struct MessageRecord: StoredRecord, Equatable {
     var replyTo: String?
     var createdAt: Int64
     var updatedAt: Int64
+    /// For a finished reply, the seq of the terminal event its followers were sent.
+    var terminalSeq: Int? = nil
 
     mutating func didInsert(_ inserted: InsertionSuccess) {
         seq = inserted.rowID
@@ -96,6 +98,7 @@ extension MessageRecord: PositionallyDecodedRecord {
     static let columnNames = [
         "seq", "id", "conversation_id", "workspace_id", "user_id", "bot_id", "role", "content", "status", "finish_reason",
         "error_code", "model", "input_tokens", "output_tokens", "client_message_id", "created_at", "updated_at", "reply_to",
+        "terminal_seq",
     ]
     static let insertSQL = makeInsertSQL()
 
@@ -121,12 +124,13 @@ extension MessageRecord: PositionallyDecodedRecord {
         createdAt = try row.decode(atIndex: 15)
         updatedAt = try row.decode(atIndex: 16)
         replyTo = try row.decode(atIndex: 17)
+        terminalSeq = try row.decode(atIndex: 18)
     }
 
     func columnValues() -> [(any DatabaseValueConvertible)?] {
         [
             seq, id, conversationId, workspaceId, userId, botId, role.rawValue, content, status?.rawValue, finishReason, errorCode,
-            model, inputTokens, outputTokens, clientMessageId, createdAt, updatedAt, replyTo,
+            model, inputTokens, outputTokens, clientMessageId, createdAt, updatedAt, replyTo, terminalSeq,
         ]
     }
 

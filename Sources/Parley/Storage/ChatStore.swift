@@ -1,11 +1,13 @@
 import Foundation
 import GRDB
 
-/// Who owns a conversation. Every read and write of the chat API goes through one, so a query can
-/// only ever see the token's own user's rows.
+/// Who owns a conversation: a user of a workspace, talking to one bot. Every read and write of the
+/// chat API goes through one, taken from the embed token's `wid`, `sub` and `bid`, so a query can
+/// only ever see that user's conversations with that bot; another bot's are not found.
 struct ConversationOwner: Sendable, Equatable {
     var workspaceID: String
     var userID: String
+    var botID: String
 }
 
 /// A stored user message and the assistant reply that answers it.
@@ -178,14 +180,14 @@ struct SQLiteChatStore: ChatStore {
     /// positional decoding needs (`PositionallyDecodedRecord`).
     private enum SQL {
         static let ownedConversation = """
-            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?
+            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ? AND bot_id = ?
             """
         static let newestConversations = """
-            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ?
+            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ? AND bot_id = ?
             ORDER BY updated_at DESC, seq DESC LIMIT ?
             """
         static let conversationsAfter = """
-            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ?
+            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ? AND bot_id = ?
             AND (updated_at < ? OR (updated_at = ? AND seq < ?))
             ORDER BY updated_at DESC, seq DESC LIMIT ?
             """
@@ -193,9 +195,9 @@ struct SQLiteChatStore: ChatStore {
         static let conversationsBot = """
             SELECT bots.id, bots.model FROM conversations
             LEFT JOIN bots ON bots.id = conversations.bot_id AND bots.workspace_id = conversations.workspace_id
-            WHERE conversations.id = ? AND conversations.workspace_id = ? AND conversations.user_id = ?
+            WHERE conversations.id = ? AND conversations.workspace_id = ? AND conversations.user_id = ? AND conversations.bot_id = ?
             """
-        static let isOwnedConversation = "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ?"
+        static let isOwnedConversation = "SELECT 1 FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ? AND bot_id = ?"
         /// Where a page that ends before a given message starts.
         static let anchorSeq = "SELECT seq FROM messages WHERE conversation_id = ? AND id = ?"
         static let newestMessages = """
@@ -233,7 +235,8 @@ struct SQLiteChatStore: ChatStore {
     let cache: ConfigurationRowCache
 
     private func owned(_ owner: ConversationOwner) -> QueryInterfaceRequest<ConversationRecord> {
-        ConversationRecord.filter(Column("workspace_id") == owner.workspaceID && Column("user_id") == owner.userID)
+        ConversationRecord.filter(
+            Column("workspace_id") == owner.workspaceID && Column("user_id") == owner.userID && Column("bot_id") == owner.botID)
     }
 
     func createConversation(_ conversation: ConversationRecord) async throws -> ConversationRecord {
@@ -247,7 +250,7 @@ struct SQLiteChatStore: ChatStore {
     }
 
     private static func conversation(_ db: Database, id: String, owner: ConversationOwner) throws -> ConversationRecord? {
-        try ConversationRecord.fetchOne(db.cachedStatement(sql: SQL.ownedConversation), arguments: [id, owner.workspaceID, owner.userID])
+        try ConversationRecord.fetchOne(db.cachedStatement(sql: SQL.ownedConversation), arguments: [id, owner.workspaceID, owner.userID, owner.botID])
     }
 
     func conversationInWorkspace(_ id: String, workspaceID: String) async throws -> ConversationRecord? {
@@ -262,11 +265,11 @@ struct SQLiteChatStore: ChatStore {
             if let after, let updatedAt = Int64(after[0]), let seq = Int64(after[1]) {
                 return try ConversationRecord.fetchAll(
                     db.cachedStatement(sql: SQL.conversationsAfter),
-                    arguments: [owner.workspaceID, owner.userID, updatedAt, updatedAt, seq, limit + 1])
+                    arguments: [owner.workspaceID, owner.userID, owner.botID, updatedAt, updatedAt, seq, limit + 1])
             }
             return try ConversationRecord.fetchAll(
                 db.cachedStatement(sql: SQL.newestConversations),
-                arguments: [owner.workspaceID, owner.userID, limit + 1])
+                arguments: [owner.workspaceID, owner.userID, owner.botID, limit + 1])
         }
         return Page(rows: rows, limit: limit) { Cursor.encode([String($0.updatedAt), String($0.seq ?? 0)]) }
     }
@@ -295,7 +298,7 @@ struct SQLiteChatStore: ChatStore {
         conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
     ) async throws -> (consumer: Consumer, hasMore: Bool)? {
         try await writer.readPromptly { db in
-            guard try Int.fetchOne(db.cachedStatement(sql: SQL.isOwnedConversation), arguments: [conversationID, owner.workspaceID, owner.userID]) != nil
+            guard try Int.fetchOne(db.cachedStatement(sql: SQL.isOwnedConversation), arguments: [conversationID, owner.workspaceID, owner.userID, owner.botID]) != nil
             else { return nil }
             let statement: Statement
             if let before {
@@ -388,7 +391,7 @@ struct SQLiteChatStore: ChatStore {
             guard
                 let answerer = try Row.fetchOne(
                     db.cachedStatement(sql: SQL.conversationsBot),
-                    arguments: [draft.conversationID, draft.owner.workspaceID, draft.owner.userID])
+                    arguments: [draft.conversationID, draft.owner.workspaceID, draft.owner.userID, draft.owner.botID])
             else { throw ParleyError.notFound("No such conversation.") }
             guard let botID = answerer[0] as String?, let model = answerer[1] as String? else {
                 throw ParleyError.notFound("The conversation's bot no longer exists.")
@@ -429,12 +432,12 @@ struct SQLiteChatStore: ChatStore {
             try db.cachedStatement(
                 sql: """
                     UPDATE messages SET content = ?, status = ?, finish_reason = ?, error_code = ?, model = ?,
-                        input_tokens = ?, output_tokens = ?, updated_at = ?
+                        input_tokens = ?, output_tokens = ?, updated_at = ?, terminal_seq = ?
                     WHERE id = ?
                     """
             ).execute(arguments: [
                 message.content, message.status?.rawValue, message.finishReason, message.errorCode, message.model,
-                message.inputTokens, message.outputTokens, message.updatedAt, message.id,
+                message.inputTokens, message.outputTokens, message.updatedAt, message.terminalSeq, message.id,
             ])
             if !message.content.isEmpty {
                 try db.cachedStatement(sql: "UPDATE conversations SET last_message_preview = ?, updated_at = ? WHERE id = ?")

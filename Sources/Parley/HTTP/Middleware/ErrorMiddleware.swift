@@ -1,4 +1,3 @@
-import GRDB
 import Hummingbird
 import HTTPTypes
 import Logging
@@ -11,22 +10,26 @@ import Logging
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = ParleyRequestContext
 
+    /// Told of every storage refusal, so `/readyz` knows when storage is full.
+    let storageHealth: StorageHealth
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch {
-            let parleyError = Self.classify(error, request: request, logger: context.logger)
+            let parleyError = Self.classify(error, request: request, logger: context.logger, storageHealth: storageHealth)
             return try Self.render(parleyError, requestID: context.requestID)
         }
     }
 
-    static func classify(_ error: any Error, request: Request, logger: Logger) -> ParleyError {
+    static func classify(_ error: any Error, request: Request, logger: Logger, storageHealth: StorageHealth) -> ParleyError {
+        if let refusal = storageHealth.record(error) {
+            logger.warning(refusal == .full ? "storage is full" : "storage busy", metadata: ["parley.error": "\(error)"])
+            return refusal == .full ? .storageFull : .unavailable(retryAfter: 1)
+        }
         switch error {
         case let error as ParleyError:
             return error
-        case let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL].contains(error.resultCode):
-            logger.warning("storage unavailable", metadata: ["parley.sqlite_code": "\(error.resultCode)"])
-            return .unavailable(retryAfter: 1)
         case let error as any HTTPResponseError:
             switch error.status {
             case .notFound: return .notFound("No route for \(request.method) \(request.uri.path).")

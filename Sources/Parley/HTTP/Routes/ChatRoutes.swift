@@ -5,8 +5,9 @@ import Logging
 
 /// The chat API of DESIGN.md §4, for a browser holding an embed token.
 ///
-/// Every query is scoped to the token's workspace and user (`ConversationOwner`): another user's
-/// conversation is simply not found, and the provider is never called for it.
+/// Every query is scoped to the token's workspace, user and bot (`ConversationOwner`): another
+/// user's conversation, or the same user's with another bot, is simply not found, and the
+/// provider is never called for it.
 struct ChatRoutes {
     let services: ParleyServices
     var stream = ReplyStreamResponse()
@@ -27,7 +28,7 @@ struct ChatRoutes {
     }
 
     private func owner(_ context: EmbedRequestContext) -> ConversationOwner {
-        ConversationOwner(workspaceID: context.session.workspaceID, userID: context.session.userID)
+        ConversationOwner(workspaceID: context.session.workspaceID, userID: context.session.userID, botID: context.session.botID)
     }
 
     private func conversation(_ context: EmbedRequestContext) async throws -> ConversationRecord {
@@ -149,8 +150,10 @@ struct ChatRoutes {
         guard let replyTo = message.replyTo, let user = try await services.chat.message(replyTo, conversationID: conversation.id) else {
             throw ParleyError.notFound("No such reply.")
         }
-        let replay = ReplyRun.replay(user: user, assistant: message)
-        return stream.response(following: replay, after: max(after ?? 1, 1), stillAuthorized: stillAuthorized(context))
+        // Everything after `after` that storage still has, and always the terminal event.
+        let replay = ReplyRun.replay(user: user, assistant: message, after: after)
+        let terminal = replay.terminalSeq ?? 2
+        return stream.response(following: replay, after: min(max(after ?? 1, 1), terminal - 1), stillAuthorized: stillAuthorized(context))
     }
 
     static func resumePoint(_ request: Request, messageID: String) throws -> Int? {
@@ -196,11 +199,15 @@ struct ChatRoutes {
         return Response(status: .noContent)
     }
 
-    /// Whether the token behind `context` still stands (not revoked since the stream began).
+    /// Whether the token behind `context` still stands: not expired, and not revoked since the
+    /// stream began. A follower whose token lapses is let go (the reply itself goes on and is
+    /// stored); the widget resumes with a fresh token.
     private func stillAuthorized(_ context: EmbedRequestContext) -> @Sendable () async -> Bool {
         let jti = context.session.claims.jti
-        let tokens = services.stores.tokens
+        let expiresAt = context.session.claims.exp
+        let (tokens, clock) = (services.stores.tokens, services.clock)
         return {
+            guard Int64(clock.now.timeIntervalSince1970) < expiresAt else { return false }
             do {
                 guard let record = try await tokens.findToken(jti: jti) else { return false }
                 return record.revokedAt == nil

@@ -14,6 +14,7 @@ struct PublicRoutes {
             try JSONBody.response(Status(status: "ok"))
         }
         router.get("/readyz") { _, _ in
+            if services.storageHealth.isFull { throw ParleyError.storageFull }
             guard await services.database.isReachable() else { throw ParleyError.unavailable(retryAfter: 5) }
             return try JSONBody.response(Status(status: "ready"))
         }
