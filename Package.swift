@@ -124,6 +124,8 @@ let package = Package(
                 "CurlStream",
                 "TestUpstream",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                // Raw TCP clients, for the connection deadlines' tests.
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
