@@ -77,6 +77,30 @@ import TestUpstream
         #expect((body["messages"] as? [[String: String]]) == [["role": "user", "content": "Salut"]])
     }
 
+    /// Some Anthropic-compatible servers report the input tokens in `message_delta`, not in
+    /// `message_start`: the last report of each figure wins.
+    @Test func anthropicUsageIsTakenFromWhereverItIsReported() async throws {
+        let upstream = ScriptedUpstream { _ in
+            var reply = FakeProvider.anthropic(["Hi"])
+            reply.steps = reply.steps.map { step in
+                guard case .text(let text) = step else { return step }
+                return .text(
+                    text.replacingOccurrences(of: #","usage":{"input_tokens":21}"#, with: "")
+                        .replacingOccurrences(of: #""usage":{"output_tokens":1}"#, with: #""usage":{"input_tokens":33,"output_tokens":5}"#))
+            }
+            return reply
+        }
+        try await upstream.run { base in
+            try await TestServer().run { api throws in
+                let chat = try await ChatFixture.make(api, upstream: base, kind: "anthropic")
+                let stream = try await chat.streams.post(try await chat.newConversation(), "Salut", token: chat.token)
+                let usage = try #require(stream.terminalMessage["usage"] as? [String: Any])
+                #expect(usage["input_tokens"] as? Int == 33)
+                #expect(usage["output_tokens"] as? Int == 5)
+            }
+        }
+    }
+
     @Test func theHistoryIsSentUpstream() async throws {
         let upstream = ScriptedUpstream { request in
             let count = (request.json?["messages"] as? [Any])?.count ?? 0

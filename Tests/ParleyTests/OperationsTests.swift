@@ -19,7 +19,11 @@ import TestUpstream
                 _ = try await chat.streams.post(conversation, "remember me", token: chat.token)
                 let destination = FileManager.default.temporaryDirectory.appendingPathComponent("parley-backup-\(UUID().uuidString).sqlite")
                 defer { try? FileManager.default.removeItem(at: destination) }
+                let previous = umask(0o022)  // the usual mask, which would leave a new file world-readable
+                defer { umask(previous) }
                 try OperatorTasks.backup(server.config, to: destination)
+                let mode = try FileManager.default.attributesOfItem(atPath: destination.path)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "readable by its owner only")
                 #expect(throws: ConfigError.self) { try OperatorTasks.backup(server.config, to: destination) }
 
                 let copy = try DatabaseQueue(path: destination.path)

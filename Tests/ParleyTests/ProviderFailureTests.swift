@@ -165,6 +165,24 @@ import TestUpstream
             }
         }
     }
+
+    /// A provider that answers the streaming request with `application/json` gave its whole reply
+    /// (or its error) in one document: it is read as such, not taken for a broken stream.
+    @Test func aWholeJSONAnswerIsReadAsTheReplyAndAJSONErrorAsAnError() async throws {
+        let whole = #"{"model":"m-1","choices":[{"index":0,"message":{"role":"assistant","content":"All at once."},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":4}}"#
+        let (stream, stored, _, logs) = try await reply { _ in .init(headers: [("Content-Type", "application/json")], steps: [.text(whole)]) }
+        #expect(stream.deltas == "All at once.")
+        #expect(stream.names.last == "response.completed")
+        #expect((stream.terminalMessage["usage"] as? [String: Any])?["input_tokens"] as? Int == 9)
+        #expect(stored["status"] == "complete")
+        #expect(logs.contains("parley.content_type=application/json"), "the log names what the provider sent")
+
+        let failed = try await reply { _ in
+            .init(headers: [("Content-Type", "application/json; charset=utf-8")], steps: [.text(#"{"error":{"message":"no","type":"invalid_request_error"}}"#)])
+        }
+        #expect(failed.stream.errorCode == "upstream_error", "not interrupted")
+        #expect(failed.stored["status"] == "failed")
+    }
 }
 
 /// Counts calls from concurrent scripts.

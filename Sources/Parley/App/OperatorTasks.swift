@@ -32,12 +32,19 @@ public enum OperatorTasks {
     /// while a server may be using it (readers and writers are not stopped). `master.key` is not
     /// copied: keep it safe separately, the copy's sealed secrets need it.
     ///
-    /// - Throws: when `destination` already exists, or SQLite fails.
+    /// The copy has mode 0600.
+    ///
+    /// - Throws: when `destination` already exists or cannot be created, or SQLite fails.
     public static func backup(_ config: ParleyConfig, to destination: URL) throws {
         guard !FileManager.default.fileExists(atPath: destination.path) else {
             throw ConfigError(variable: "--to", reason: "\(destination.path) already exists; choose a new file")
         }
         let source = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
+        // Every conversation is in the copy: readable by its owner only, as master.key is, and
+        // created so before SQLite writes a byte of it.
+        guard FileManager.default.createFile(atPath: destination.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw ConfigError(variable: "--to", reason: "\(destination.path) cannot be created")
+        }
         let copy = try DatabaseQueue(path: destination.path)
         try source.writer.backup(to: copy)
         try copy.close()

@@ -43,9 +43,31 @@ struct AnthropicAdapter: ProviderAdapter {
 
     func makeParser() -> Parser { Parser() }
 
+    func wholeReply(_ object: [String: Any]) throws(ProviderFailure) -> [ProviderEvent] {
+        guard object["type"] as? String != "error", let blocks = object["content"] as? [[String: Any]] else {
+            throw .upstream("The provider answered with an error instead of a stream.")
+        }
+        var events: [ProviderEvent] = (object["model"] as? String).map { [.model($0)] } ?? []
+        let text = blocks.compactMap { $0["type"] as? String == "text" ? $0["text"] as? String : nil }.joined()
+        if !text.isEmpty { events.append(.delta(text)) }
+        if let usage = object["usage"] as? [String: Any] {
+            events.append(.usage(TokenUsage(inputTokens: usage["input_tokens"] as? Int ?? 0, outputTokens: usage["output_tokens"] as? Int ?? 0)))
+        }
+        events.append(.finish(reason: object["stop_reason"] as? String ?? "end_turn"))
+        return events
+    }
+
     struct Parser: ProviderStreamParser {
         private(set) var isComplete = false
+        /// Usage as last reported: `message_start` has it, and some compatible servers send
+        /// (or correct) it in `message_delta` instead; the last figure of each kind wins.
         private var inputTokens = 0
+        private var outputTokens = 0
+
+        private mutating func note(usage: [String: Any]?) {
+            if let input = usage?["input_tokens"] as? Int { inputTokens = input }
+            if let output = usage?["output_tokens"] as? Int { outputTokens = output }
+        }
 
         mutating func parse(_ event: ServerSentEvent) throws(ProviderFailure) -> [ProviderEvent] {
             guard let object = LooseJSON.object(event.data) else {
@@ -55,7 +77,7 @@ struct AnthropicAdapter: ProviderAdapter {
             switch type {
             case "message_start":
                 let message = object["message"] as? [String: Any]
-                inputTokens = (message?["usage"] as? [String: Any])?["input_tokens"] as? Int ?? 0
+                note(usage: message?["usage"] as? [String: Any])
                 return (message?["model"] as? String).map { [.model($0)] } ?? []
             case "content_block_delta":
                 guard let delta = object["delta"] as? [String: Any] else { throw .upstream("The provider sent a malformed delta.") }
@@ -66,8 +88,9 @@ struct AnthropicAdapter: ProviderAdapter {
                 if let reason = (object["delta"] as? [String: Any])?["stop_reason"] as? String {
                     events.append(.finish(reason: reason))
                 }
-                if let output = (object["usage"] as? [String: Any])?["output_tokens"] as? Int {
-                    events.append(.usage(TokenUsage(inputTokens: inputTokens, outputTokens: output)))
+                if let usage = object["usage"] as? [String: Any] {
+                    note(usage: usage)
+                    events.append(.usage(TokenUsage(inputTokens: inputTokens, outputTokens: outputTokens)))
                 }
                 return events
             case "message_stop":

@@ -29,6 +29,19 @@ struct OpenAIAdapter: ProviderAdapter {
 
     func makeParser() -> Parser { Parser() }
 
+    func wholeReply(_ object: [String: Any]) throws(ProviderFailure) -> [ProviderEvent] {
+        guard object["error"] == nil, let choice = (object["choices"] as? [[String: Any]])?.first else {
+            throw .upstream("The provider answered with an error instead of a stream.")
+        }
+        var events: [ProviderEvent] = (object["model"] as? String).map { [.model($0)] } ?? []
+        if let text = (choice["message"] as? [String: Any])?["content"] as? String, !text.isEmpty { events.append(.delta(text)) }
+        if let usage = object["usage"] as? [String: Any] {
+            events.append(.usage(TokenUsage(inputTokens: usage["prompt_tokens"] as? Int ?? 0, outputTokens: usage["completion_tokens"] as? Int ?? 0)))
+        }
+        events.append(.finish(reason: choice["finish_reason"] as? String ?? "stop"))
+        return events
+    }
+
     struct Parser: ProviderStreamParser {
         private(set) var isComplete = false
         private var announcedModel = false

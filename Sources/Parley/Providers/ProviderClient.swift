@@ -86,6 +86,23 @@ struct ProviderClient: Sendable {
                 ])
             throw failure
         }
+        let contentType = response.header("content-type") ?? ""
+        if contentType.lowercased().hasPrefix("application/json") {
+            logger.notice(
+                "provider answered a streaming request with one JSON document; reading it as the whole reply",
+                metadata: ["parley.content_type": "\(contentType)"])
+            let body: [UInt8]
+            do {
+                body = try await response.body.collect(upTo: maxLineBytes)
+            } catch let error as CurlError {
+                throw Self.failure(for: error, midStream: true)
+            }
+            guard let object = LooseJSON.object(String(decoding: body, as: UTF8.self)) else {
+                throw ProviderFailure.upstream("The provider's JSON answer could not be read.")
+            }
+            for event in try adapter.wholeReply(object) { try await emit(event) }
+            return
+        }
         try await readStream(response, parser: adapter.makeParser(), emit: emit)
         logger.debug("provider stream complete", metadata: ["parley.duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)"])
     }

@@ -98,6 +98,9 @@ protocol ProviderAdapter: Sendable {
     func headers(apiKey: String?) -> [(name: String, value: String)]
     func body(for request: ProviderRequest) throws -> [UInt8]
     func makeParser() -> Parser
+    /// The events of a whole (non-streamed) answer, for a provider that answers the streaming
+    /// request with `application/json`: its text as one delta, then its usage and finish.
+    func wholeReply(_ object: [String: Any]) throws(ProviderFailure) -> [ProviderEvent]
 }
 
 extension ProviderKind {
