@@ -51,6 +51,27 @@ import Testing
         }
     }
 
+    /// A body is refused whole when any part of it is bad, even a field the route never reads.
+    @Test func invalidUTF8OrARepeatedKeyAnywhereIsInvalidJSON() async throws {
+        try await TestServer().run { api throws in
+            let invalidUTF8 = Data(#"{"name": "Acme", "ignored": "\#u{FF}"}"#.utf8).map { $0 == 0xC3 ? 0xFF : $0 }
+            let bodies: [Data] = [
+                Data(invalidUTF8),
+                Data(#"{"name": "Acme", "name": "Other"}"#.utf8),
+                Data(#"{"name": "Acme", "ignored": {"x": 1, "x": 2}}"#.utf8),
+                Data(#"{"name": "Acme", "ignored": [{"k": 1}, {"k": 2, "k": 3}]}"#.utf8),
+            ]
+            for body in bodies {
+                let response = try await api.request(.post, "/admin/v1/workspaces", rawBody: body, headers: [.contentType: "application/json"])
+                #expect(response.status == .badRequest, "\(String(decoding: body, as: UTF8.self))")
+                #expect(response.errorCode == "invalid_json", "\(String(decoding: body, as: UTF8.self))")
+            }
+            let fine = Data(#"{"name": "Acme \"quoted\"", "settings": {"retention_days": 3}, "allowed_origins": [], "x": [{"k": 1}, {"k": 2}]}"#.utf8)
+            let created = try await api.request(.post, "/admin/v1/workspaces", rawBody: fine, headers: [.contentType: "application/json"])
+            #expect(created.status == .created, "equal keys in sibling objects are fine: \(created.text)")
+        }
+    }
+
     @Test func jsonEndpointsRequireTheJSONContentType() async throws {
         try await TestServer().run { api throws in
             let body = Data(#"{"name": "Acme"}"#.utf8)

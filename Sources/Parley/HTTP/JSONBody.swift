@@ -47,6 +47,11 @@ enum JSONBody {
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         guard !data.isEmpty else { throw ParleyError.invalidJSON("The request body is empty; send a JSON object.") }
+        // Checked whole, so that no part of the body passes unread: not even a field the route ignores.
+        guard String(validating: data, as: UTF8.self) != nil else { throw ParleyError.invalidJSON("The request body is not valid UTF-8.") }
+        if let key = JSONKeyCheck.firstDuplicateKey(in: data) {
+            throw ParleyError.invalidJSON("The request body has the key \"\(key.prefix(64))\" twice in one object.")
+        }
         do {
             return try decoder.decode(type, from: data)
         } catch let error as DecodingError {
