@@ -40,6 +40,8 @@ let package = Package(
         ),
         // The system zlib, for gzip-compressing served assets.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // glibc's malloc.h, for returning freed memory to the system after a busy spell.
+        .systemLibrary(name: "CMalloc"),
         // A generic async HTTP client on libcurl's multi interface; knows nothing of Parley.
         .target(
             name: "CurlStream",
@@ -57,6 +59,7 @@ let package = Package(
             name: "Parley",
             dependencies: [
                 "CurlStream",
+                "CMalloc",
                 "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 // The connection cap's delegate protocol.

@@ -64,7 +64,13 @@ import TestUpstream
 
     /// A post refused while the conversation's reply streams stores nothing, so it spends nothing.
     @Test func aPostRefusedWhileAReplyStreamsSpendsNothing() async throws {
-        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["slow"], pause: .milliseconds(600)) }
+        // The first reply is held until the refusals are in, however slowly a loaded machine runs them.
+        let gate = ScriptedUpstream.Gate()
+        let upstream = ScriptedUpstream { _ in
+            var reply = FakeProvider.openAI(["slow"])
+            reply.steps.insert(.wait(gate), at: 1)
+            return reply
+        }
         try await upstream.run { base in
             try await TestServer().run { api throws in
                 let chat = try await ChatFixture.make(api, upstream: base, settings: ["messages_per_minute": 2])
@@ -76,6 +82,7 @@ import TestUpstream
                         .post, "/v1/conversations/\(conversation)/messages", as: .bearer(chat.token), json: ["content": "again"])
                     #expect(refused.status == .conflict, "attempt \(attempt)")
                 }
+                gate.open()
                 _ = try await chat.streams.read(open)
                 #expect(try await chat.streams.post(conversation, "two", token: chat.token).status == 200)
                 let third = try await api.request(

@@ -59,6 +59,7 @@ public func buildApplication(
                 sweeper: RetentionSweeper(workspaces: services.stores.workspaces, chat: services.chat, clock: clock, logger: logger),
                 interval: .seconds(3600)),
             try WALCheckpointer(path: config.databaseURL.path, logger: logger),
+            MemoryTrimmer(hub: services.hub, logger: logger),
         ],
         onServerRunning: { channel in
             logger.notice(

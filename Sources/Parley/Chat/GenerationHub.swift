@@ -222,6 +222,9 @@ actor GenerationHub {
 
     var activeReplies: Int { activeByConversation.count }
 
+    /// Replies in memory: running, or finished and kept for late resumes.
+    var heldReplies: Int { max(runs.count, activeByConversation.count) }
+
     /// Waits for running replies to finish, up to `deadline`; then stops the rest, which end
     /// `interrupted` with their text so far stored. For graceful shutdown.
     ///
