@@ -5,7 +5,7 @@ SWIFT ?= swift
 PARLEY_BIN = .build/debug/parley
 RELEASE_BIN = .build/release/parley
 
-.PHONY: deps build release test demo bench link-order clean-data
+.PHONY: deps build release test demo bench clean-data
 
 deps:
 	@./scripts/install-deps.sh
@@ -13,12 +13,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# The release build (scripts/build-release.sh says how it is laid out, and why).
+# The release build, as the Docker image ships it (scripts/build-release.sh).
 release: deps
 	SWIFT=$(SWIFT) scripts/build-release.sh parley parley-bench
 
 # Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
-# interoperability test with a standard JWT library, the release build's layout and the Docker
+# interoperability test with a standard JWT library, the release build (Swift linked in, it serves) and the Docker
 # runtime stage's libraries (both on the release binary the image ships), schemathesis against
 # /openapi.json, then the pages in headless Chromium (screenshots in test-artifacts/screenshots).
 test: deps
@@ -26,7 +26,7 @@ test: deps
 	$(SWIFT) test --skip-build
 	python3 Tests/interop/test_jwks_interop.py $(PARLEY_BIN)
 	SWIFT=$(SWIFT) scripts/build-release.sh parley
-	python3 Tests/release/check_release_build.py $(RELEASE_BIN) scripts/parley.order
+	python3 Tests/release/check_release_build.py $(RELEASE_BIN)
 	python3 Tests/docker/check_runtime_libraries.py $(RELEASE_BIN) docker/Dockerfile Makefile
 	python3 Tests/openapi/run_schemathesis.py $(PARLEY_BIN)
 	cd Tests/browser && PARLEY_BINARY=$(CURDIR)/$(PARLEY_BIN) python3 -m pytest -q -p no:cacheprovider
@@ -41,14 +41,6 @@ bench: deps
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx >/dev/null)
 	SWIFT=$(SWIFT) scripts/build-release.sh parley parley-bench
 	python3 bench/run.py
-
-# Regenerates scripts/parley.order, the order in which the release build lays out functions, from
-# what a release server runs under valgrind (bench/link_order.py); installs valgrind if missing.
-link-order: deps
-	@command -v valgrind >/dev/null || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null)
-	SWIFT=$(SWIFT) scripts/build-release.sh parley parley-bench
-	python3 bench/link_order.py
 
 clean-data:
 	rm -rf data

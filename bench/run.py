@@ -96,7 +96,7 @@ def percentile(values, fraction):
 class Server:
     """`parley serve` on a free port over `data`, with a fresh operator key; returns once /readyz answers.
 
-    `launcher` goes before the binary (valgrind, say, in link_order.py), `stderr` is where its
+    `launcher` goes before the binary, `stderr` is where its
     output goes, and `start_timeout` is how long it may take to become ready.
     """
 
@@ -146,7 +146,7 @@ class Provider:
 
 
 # Every folder a run makes (data folders, one of them seeded with a million messages, over 600 MB;
-# nginx's prefix; link_order.py's profiles) lives under one root, removed when the run ends.
+# nginx's prefix) lives under one root, removed when the run ends.
 _scratch_root = None
 
 
