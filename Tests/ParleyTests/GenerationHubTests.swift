@@ -8,13 +8,12 @@ import TestUpstream
 
 @testable import Parley
 
-/// The hub's start, on the real SQLite store, with the order of its read and its commit chosen.
+/// The hub's start, on the real SQLite store, with the post's commit held as long as the test likes.
 @Suite struct GenerationHubTests {
-    /// A post's commit starts before its conversation is read, and the two run side by side, so
-    /// the read may begin after the commit landed and find the post itself. That is neither a
-    /// repeat of the post nor its history: the reply is generated, and the provider is sent the
-    /// message once.
-    @Test func aReadThatFindsThePostsOwnCommitStillGeneratesItsReply() async throws {
+    /// The contract's order: the message is stored durably before anything else. While the commit
+    /// is held, the provider has not been asked and nobody has a run to follow; once it lands the
+    /// reply is generated with the message sent once, as the newest.
+    @Test func theProviderIsAskedOnlyOnceThePostIsStored() async throws {
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["fresh"]) }
         try await upstream.run { base in
             let (database, folder) = try StorageTests().temporaryDatabase()
@@ -22,7 +21,7 @@ import TestUpstream
             var bot = StorageTests.bot
             bot.baseUrl = "\(base)/v1"
             try await database.writer.write { [bot] db in try StorageTests.insertConversation(db, bot: bot) }
-            let store = ReadAfterCommitStore(
+            let store = HeldCommitStore(
                 base: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache()))
             let logger = Logger(label: "test")
             let generator = ReplyGenerator(
@@ -33,20 +32,23 @@ import TestUpstream
             let hub = GenerationHub(store: store, generator: generator, clock: .system, logger: logger)
             let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
 
-            let run = try await hub.start(
-                .init(
-                    owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: "c-1", settings: WorkspaceSettings(),
-                    allowance: MessageAllowance(
-                        limiter: RateLimiter(clock: .system), key: "u-1", limit: .init(ratePerSecond: 1, burst: 5), metrics: nil)))
-            var reply: MessageRecord?
-            for _ in 0..<100 {
-                reply = try await store.message(run.messageID, conversationID: "conv_1")
-                if reply?.status != .streaming { break }
-                try await Task.sleep(for: .milliseconds(20))
+            let starting = Task {
+                try await hub.start(
+                    .init(
+                        owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: "c-1", settings: WorkspaceSettings(),
+                        allowance: MessageAllowance(
+                            limiter: RateLimiter(clock: .system), key: "u-1", limit: .init(ratePerSecond: 1, burst: 5), metrics: nil)))
             }
-            #expect(await store.readsAfterACommit == 1, "the read began after the post was stored")
-            #expect(reply?.status == .complete)
-            #expect(reply?.content == "fresh")
+            #expect(await eventually { await store.commits.waiting == 1 }, "the commit began")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(upstream.requests.isEmpty, "no provider call while the message is not stored")
+            await store.commits.open()
+            let run = try await starting.value
+            let finished = await eventually {
+                (try? await store.message(run.messageID, conversationID: "conv_1"))?.status == .complete
+            }
+            #expect(finished)
+            #expect(try await store.message(run.messageID, conversationID: "conv_1")?.content == "fresh")
             let sent = try #require(upstream.requests.first, "the provider was asked")
             let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
             let messages = try #require(body["messages"] as? [[String: Any]])
@@ -55,43 +57,31 @@ import TestUpstream
     }
 }
 
-/// The SQLite chat store, except that a reply's context is read only once a commit of a new post
-/// has landed: the order a busy machine may choose for a post's read and commit.
-struct ReadAfterCommitStore: ChatStore {
+/// The SQLite chat store, except that a post's commit waits until the test opens `commits`.
+struct HeldCommitStore: ChatStore {
     let base: SQLiteChatStore
-    private let landed = Gate()
-
-    /// How many contexts were read, each after a commit.
-    var readsAfterACommit: Int { get async { await landed.passed } }
+    let commits = Gate()
 
     func startReply(_ draft: ReplyDraft) async throws {
+        await commits.wait()
         try await base.startReply(draft)
-        await landed.open()
-    }
-
-    func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
-        -> ReplyContext?
-    {
-        await landed.wait()
-        return try await base.replyContext(
-            conversationID: conversationID, owner: owner, clientMessageID: clientMessageID, historyLimit: historyLimit)
     }
 
     /// Opens once, and lets every waiter through from then on.
     actor Gate {
         private var isOpen = false
-        private var waiting: [CheckedContinuation<Void, Never>] = []
-        private(set) var passed = 0
+        private var waiters: [CheckedContinuation<Void, Never>] = []
+        /// How many callers are waiting.
+        var waiting: Int { waiters.count }
 
         func open() {
             isOpen = true
-            for waiter in waiting { waiter.resume() }
-            waiting.removeAll()
+            for waiter in waiters { waiter.resume() }
+            waiters.removeAll()
         }
 
         func wait() async {
-            if !isOpen { await withCheckedContinuation { waiting.append($0) } }
-            passed += 1
+            if !isOpen { await withCheckedContinuation { waiters.append($0) } }
         }
     }
 
@@ -129,8 +119,11 @@ struct ReadAfterCommitStore: ChatStore {
     func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair? {
         try await base.reply(toClientMessageID: clientMessageID, conversationID: conversationID)
     }
-    func interruptReply(_ messageID: String, at time: Int64) async throws {
-        try await base.interruptReply(messageID, at: time)
+    func postTarget(conversationID: String, owner: ConversationOwner, clientMessageID: String?) async throws -> PostTarget? {
+        try await base.postTarget(conversationID: conversationID, owner: owner, clientMessageID: clientMessageID)
+    }
+    func replyHistory(conversationID: String, limit: Int) async throws -> [MessageRecord] {
+        try await base.replyHistory(conversationID: conversationID, limit: limit)
     }
     func flushReplies(_ texts: [(messageID: String, content: String)], at time: Int64) async throws {
         try await base.flushReplies(texts, at: time)

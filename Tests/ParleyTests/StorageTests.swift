@@ -554,7 +554,7 @@ import Testing
 
         let first = draft(owner, clientMessageID: "c-1")
         try await chat.startReply(first)
-        let stored = try #require(try await chat.replyContext(conversationID: "conv_1", owner: owner, clientMessageID: "c-1", historyLimit: 10)?.earlierReply)
+        let stored = try #require(try await chat.postTarget(conversationID: "conv_1", owner: owner, clientMessageID: "c-1")?.earlierReply)
         var (user, assistant) = (stored.user, stored.assistant)
         (user.seq, assistant.seq) = (nil, nil)
         #expect(ReplyPair(user: user, assistant: assistant) == first.pair(botID: "bot_1", model: "m-1"))

@@ -47,18 +47,12 @@ actor GenerationHub {
         var allowance: MessageAllowance
     }
 
-    /// Stores the user message durably and starts generating the reply.
+    /// Starts the reply to a new message, in the contract's order: the checks (the conversation and
+    /// its bot, a repeat, the limits), then the durable commit of the message and its empty reply,
+    /// and only then the generation, which reads the history and calls the provider.
     ///
-    /// The commit is the slowest step before the first token (a flush to disk), so it starts as
-    /// early as it can: when nothing in memory could refuse the post, before the conversation is
-    /// read (`ChatStore.startReply` checks the conversation and its bot itself), and the provider
-    /// is asked as soon as the read is in, while the commit is still on its way to disk. The
-    /// other posts (the conversation busy, the workspace at its concurrency or with a daily
-    /// budget, the allowance spent) are read first and judged on what was read, which is where
-    /// a repeat's earlier reply is found before any of those rules refuses it.
-    ///
-    /// Nobody can follow the run before the commit succeeds (this returns only then), and if it
-    /// fails the generation is cancelled and stores nothing.
+    /// Nobody can follow the run before the commit succeeds (this returns only then); if it fails,
+    /// nothing was asked of the provider and the claim and the allowance are given back.
     ///
     /// - Returns: the run to subscribe to. For a repeated `client_message_id` it is the same
     ///   reply's run (rebuilt from storage if it has left memory); the provider is not called.
@@ -66,64 +60,50 @@ actor GenerationHub {
     ///   while another reply of the conversation streams; 429 `rate_limited` past the user's
     ///   messages per minute or the workspace's concurrency or daily budget.
     func start(_ post: Post) async throws -> ReplyRun {
-        let workspaceID = post.owner.workspaceID
-        if activeByConversation[post.conversationID] == nil,
-            activeByWorkspace[workspaceID, default: 0] < post.settings.maxConcurrentReplies,
-            post.settings.dailyOutputTokenBudget == nil, post.allowance.trySpend()
-        {
-            return try await startBeforeReading(post)
-        }
-        return try await startAfterReading(post)
-    }
+        guard
+            let target = try await store.postTarget(
+                conversationID: post.conversationID, owner: post.owner, clientMessageID: post.clientMessageID)
+        else { throw ParleyError.notFound("No such conversation.") }
+        if let earlier = target.earlierReply { return try await runForExisting(earlier) }
+        guard let bot = target.bot else { throw ParleyError.notFound("The conversation's bot no longer exists.") }
 
-    private func startBeforeReading(_ post: Post) async throws -> ReplyRun {
-        let draft = newDraft(post)
-        let run = claim(draft, reservation: 0)
-        let store = self.store
-        let stored = Task.detached { try await store.startReply(draft) }
-        let context: ReplyContext?
-        do {
-            context = try await readContext(post)?.excluding(draft)
-        } catch {
-            await abandon(run, stored: stored, allowance: post.allowance)
-            throw error
-        }
-        guard let context, context.earlierReply == nil, let bot = context.bot else {
-            // Refused, or a repeat: the commit fails as well (the same checks, the unique
-            // client_message_id), unless a deletion fell between the two.
-            await abandon(run, stored: stored, allowance: post.allowance)
-            if let earlier = context?.earlierReply { return try await runForExisting(earlier) }
-            throw ParleyError.notFound(context == nil ? "No such conversation." : "The conversation's bot no longer exists.")
-        }
-        return try await generateWhileStoring(
-            run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored, reservation: 0,
-            allowance: post.allowance)
-    }
-
-    private func startAfterReading(_ post: Post) async throws -> ReplyRun {
-        guard let context = try await readContext(post) else { throw ParleyError.notFound("No such conversation.") }
-        if let earlier = context.earlierReply { return try await runForExisting(earlier) }
-        guard let bot = context.bot else { throw ParleyError.notFound("The conversation's bot no longer exists.") }
         try post.allowance.spend()
         let reservation = bot.maxOutputTokens
+        let draft = newDraft(post)
+        let run: ReplyRun
         do {
             var used = 0
             if post.settings.dailyOutputTokenBudget != nil {
                 used = try await store.outputTokens(workspaceID: post.owner.workspaceID, day: UsageDay.string(for: clock.nowMilliseconds))
             }
-            // From here to the claim nothing suspends, so a concurrent post sees this one's claim.
+            // From the check to the claim nothing suspends, so a concurrent post sees this one's claim.
             try checkLimits(post, reservation: reservation, usedToday: used)
+            run = claim(draft, reservation: reservation)
         } catch {
             post.allowance.giveBack()
             throw error
         }
-        let draft = newDraft(post)
-        let run = claim(draft, reservation: reservation)
-        let store = self.store
-        let stored = Task.detached { try await store.startReply(draft) }
-        return try await generateWhileStoring(
-            run, pair: draft.pair(botID: bot.id, model: bot.model), bot: bot, history: context.history, stored: stored,
-            reservation: reservation, allowance: post.allowance)
+
+        do {
+            try await store.startReply(draft)
+        } catch {
+            release(run, reservation: reservation)
+            post.allowance.giveBack()
+            if let clientID = post.clientMessageID,
+                let existing = try await store.reply(toClientMessageID: clientID, conversationID: post.conversationID)
+            {
+                return try await runForExisting(existing)  // an identical post stored first
+            }
+            throw error
+        }
+        runs[run.messageID] = run
+        let (generator, pair) = (self.generator, draft.pair(botID: bot.id, model: bot.model))
+        run.attach(
+            Task.detached { [weak self] in
+                await generator.generate(run: run, pair: pair, bot: bot)
+                await self?.finished(run, reservation: reservation)
+            })
+        return run
     }
 
     /// Refuses a post while its conversation streams another reply (409), or when its workspace is
@@ -144,12 +124,6 @@ actor GenerationHub {
         }
     }
 
-    private func readContext(_ post: Post) async throws -> ReplyContext? {
-        try await store.replyContext(
-            conversationID: post.conversationID, owner: post.owner, clientMessageID: post.clientMessageID,
-            historyLimit: generator.historyLimit)
-    }
-
     private func newDraft(_ post: Post) -> ReplyDraft {
         ReplyDraft(
             owner: post.owner, conversationID: post.conversationID, content: post.content, clientMessageID: post.clientMessageID,
@@ -163,49 +137,6 @@ actor GenerationHub {
         activeByWorkspace[workspaceID, default: 0] += 1
         reservedOutput[workspaceID, default: 0] += reservation
         return ReplyRun(messageID: draft.replyID, conversationID: draft.conversationID, workspaceID: workspaceID, userID: draft.owner.userID)
-    }
-
-    /// Generates the reply of `pair` while `stored` commits it; returns once the commit is done.
-    private func generateWhileStoring(
-        _ run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord], stored: Task<Void, any Error>, reservation: Int,
-        allowance: MessageAllowance
-    ) async throws -> ReplyRun {
-        let generator = self.generator
-        let task = Task.detached { [weak self] in
-            if await generator.generate(run: run, pair: pair, bot: bot, history: history, stored: stored) {
-                await self?.finished(run, reservation: reservation)
-            }
-        }
-        run.attach(task)
-        do {
-            try await stored.value
-        } catch {
-            task.cancel()
-            release(run, reservation: reservation)
-            allowance.giveBack()
-            if let clientID = pair.user.clientMessageId,
-                let existing = try await store.reply(toClientMessageID: clientID, conversationID: pair.user.conversationId)
-            {
-                // Two identical posts raced; the other one stored first, and this one's provider
-                // call (already on its way) was just dropped.
-                return try await runForExisting(existing)
-            }
-            throw error
-        }
-        runs[run.messageID] = run
-        return run
-    }
-
-    /// Undoes the claim of a post refused after all (with no budget reserved), once its commit is
-    /// done. A reply the commit did store (when a deletion fell between the commit and the read)
-    /// will not be generated, so it is marked interrupted rather than left streaming.
-    private func abandon(_ run: ReplyRun, stored: Task<Void, any Error>, allowance: MessageAllowance) async {
-        if (try? await stored.value) != nil {
-            logger.notice("a stored post was refused after all", metadata: ["parley.message_id": "\(run.messageID)"])
-            try? await store.interruptReply(run.messageID, at: clock.nowMilliseconds)
-        }
-        release(run, reservation: 0)
-        allowance.giveBack()
     }
 
     /// The run of `messageID` while it is in memory.

@@ -23,13 +23,9 @@ struct ReplyGenerator: Sendable {
     /// Pauses between attempts to store an outcome that storage refused; tests may shorten them.
     var outcomeRetryDelays: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30)]
 
-    /// - Parameters:
-    ///   - history: the conversation's messages before `pair` (as `ChatStore.replyContext` reads
-    ///     them), oldest first.
-    ///   - stored: the commit of `pair`, still running when the provider is called. Nothing is
-    ///     written about the reply before it succeeds, and nothing at all if it fails.
-    /// - Returns: whether the reply was stored; `false` when `stored` failed.
-    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord, history: [MessageRecord], stored: Task<Void, any Error>) async -> Bool {
+    /// Runs the reply of `pair`, whose two messages are stored: reads the conversation so far,
+    /// streams the provider's answer into `run`, and stores the outcome before the terminal event.
+    func generate(run: ReplyRun, pair: ReplyPair, bot: BotRecord) async {
         var logger = self.logger
         logger[metadataKey: "parley.message_id"] = .string(run.messageID)
         logger[metadataKey: "parley.workspace_id"] = .string(run.workspaceID)
@@ -43,20 +39,15 @@ struct ReplyGenerator: Sendable {
         do {
             run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
             run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
+            let history = try await store.replyHistory(conversationID: pair.user.conversationId, limit: historyLimit)
             let request = try providerRequest(for: pair, bot: bot, history: history)
             message.model = request.model
+            flusher.track(text, messageID: run.messageID)
             defer { flusher.forget(messageID: run.messageID) }
             try await provider.stream(request, logger: logger) { event in
                 switch event {
                 case .delta(let delta):
-                    if firstText == nil {
-                        firstText = ContinuousClock.now - started
-                        // From the first text on, the text is saved as it grows. Nobody follows
-                        // the run before its start is stored, so waiting for that here delays
-                        // nothing anyone sees.
-                        guard (try? await stored.value) != nil else { throw CancellationError() }
-                        flusher.track(text, messageID: run.messageID)
-                    }
+                    if firstText == nil { firstText = ContinuousClock.now - started }
                     // A provider that ignores max_tokens (or streams forever) is cut off.
                     guard Self.estimatedTokens(utf8Count: text.append(delta)) <= bot.maxOutputTokens * 4 + 256 else {
                         throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
@@ -75,8 +66,6 @@ struct ReplyGenerator: Sendable {
                 failure = .upstream("The reply could not be generated.")
             }
         }
-        // The start was never stored (the hub has cancelled this task): nothing to finish.
-        guard (try? await stored.value) != nil else { return false }
         message.content = text.current
         message.updatedAt = clock.nowMilliseconds
         message.inputTokens = usage?.inputTokens ?? 0
@@ -129,7 +118,6 @@ struct ReplyGenerator: Sendable {
                 "parley.status": "\(final.status?.rawValue ?? "")", "parley.output_tokens": "\(final.outputTokens ?? 0)",
                 "parley.duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)",
             ])
-        return true
     }
 
     /// Stores `outcome` in the background, with growing pauses, until storage takes it. Until
@@ -157,7 +145,9 @@ struct ReplyGenerator: Sendable {
 
     private func providerRequest(for pair: ReplyPair, bot: BotRecord, history: [MessageRecord]) throws -> ProviderRequest {
         let messages = ContextWindow.select(
-            history: (history + [pair.user]).suffix(historyLimit).map { ProviderRequest.Message(role: $0.role == .user ? .user : .assistant, content: $0.content) },
+            // The history is read after the post's commit, so it ends with the post; the filter
+            // keeps the post once, last, whatever the read saw.
+            history: (history.filter { $0.id != pair.user.id } + [pair.user]).suffix(historyLimit).map { ProviderRequest.Message(role: $0.role == .user ? .user : .assistant, content: $0.content) },
             systemPrompt: bot.systemPrompt, contextTokens: bot.contextTokens, maxOutputTokens: bot.maxOutputTokens)
         var kind = bot.providerKind
         var baseURL = bot.baseUrl

@@ -10,9 +10,8 @@ struct ConversationOwner: Sendable, Equatable {
     var botID: String
 }
 
-/// A stored user message and the assistant reply that answers it.
-///
-/// A class for the reason `ReplyContext` is one: as a value, two messages are half a kilobyte.
+/// A stored user message and the assistant reply that answers it. A class: it is handed through
+/// several async calls, and an async frame keeps a slot for every value it holds across an await.
 final class ReplyPair: Sendable, Equatable {
     let user: MessageRecord
     let assistant: MessageRecord
@@ -28,8 +27,8 @@ final class ReplyPair: Sendable, Equatable {
 }
 
 /// A post as the hub first knows it: who sent what to which conversation, with the ids and time
-/// its two messages will have. Which bot answers is read with the conversation, so the storage
-/// can check and store a post in one transaction without a read before it.
+/// its two messages will have. The storage checks the conversation's owner and bot again in the
+/// transaction that stores it, so a deletion since the checks cannot leave an orphan.
 struct ReplyDraft: Sendable, Equatable {
     var owner: ConversationOwner
     var conversationID: String
@@ -58,42 +57,15 @@ struct ReplyDraft: Sendable, Equatable {
     }
 }
 
-/// Everything starting a reply reads, taken in one read transaction: one trip to the database
-/// per message instead of three, which is most of what a message costs before the provider call.
-///
-/// A class, not a struct: as a value it is close to 1 KiB (two messages, a bot, a conversation),
-/// and an async function keeps each copy it holds across an await in its frame. The hub's
-/// frames grew to 33 KiB that way, and a task keeps the memory of its largest frames until it
-/// ends: a post's connection keeps it for as long as the reply streams.
-final class ReplyContext: Sendable {
-    let conversation: ConversationRecord
+/// What a new message is checked against before anything is stored: the conversation (its
+/// owner's), the bot that answers it, and, for a repeated `client_message_id`, the reply already
+/// stored for it. Read in one transaction.
+struct PostTarget: Sendable {
+    var conversation: ConversationRecord
     /// The conversation's bot; `nil` once it was deleted.
-    let bot: BotRecord?
+    var bot: BotRecord?
     /// The stored reply to the same `client_message_id`, when the post is a repeat.
-    let earlierReply: ReplyPair?
-    /// The newest finished messages with text, oldest first, before the new one.
-    let history: [MessageRecord]
-
-    init(conversation: ConversationRecord, bot: BotRecord?, earlierReply: ReplyPair?, history: [MessageRecord]) {
-        self.conversation = conversation
-        self.bot = bot
-        self.earlierReply = earlierReply
-        self.history = history
-    }
-}
-
-extension ReplyContext {
-    /// The context as it stood before `draft` was stored. A read that runs alongside the draft's
-    /// commit may begin after the commit landed, and then finds the post itself: as an earlier
-    /// reply to its own `client_message_id`, and as the newest message of the history.
-    func excluding(_ draft: ReplyDraft) -> ReplyContext {
-        let isDraft = { (message: MessageRecord) in message.id == draft.userMessageID || message.id == draft.replyID }
-        let isOwnCommit = earlierReply.map { isDraft($0.user) } ?? false
-        guard isOwnCommit || history.contains(where: isDraft) else { return self }
-        return ReplyContext(
-            conversation: conversation, bot: bot, earlierReply: isOwnCommit ? nil : earlierReply,
-            history: history.filter { !isDraft($0) })
-    }
+    var earlierReply: ReplyPair?
 }
 
 /// Conversations, messages and feedback: the chat's storage seam.
@@ -115,10 +87,11 @@ protocol ChatStore: Sendable {
     func messages<Consumer: MessageRowConsumer>(
         conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
     ) async throws -> (consumer: Consumer, hasMore: Bool)?
-    /// The conversation (if `owner` has it), its bot, a repeat's earlier reply, and the newest
-    /// `historyLimit` finished messages with text: what a new message needs, in one read.
-    func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
-        -> ReplyContext?
+    /// The conversation (if `owner` has it), its bot and a repeat's earlier reply, in one read.
+    func postTarget(conversationID: String, owner: ConversationOwner, clientMessageID: String?) async throws -> PostTarget?
+    /// The newest `limit` messages with text that are not still streaming, oldest first: what a
+    /// provider is sent as the conversation so far.
+    func replyHistory(conversationID: String, limit: Int) async throws -> [MessageRecord]
     func message(_ id: String, conversationID: String) async throws -> MessageRecord?
     func reply(toClientMessageID clientMessageID: String, conversationID: String) async throws -> ReplyPair?
 
@@ -130,9 +103,6 @@ protocol ChatStore: Sendable {
     /// - Throws: 404 `not_found` when `draft.owner` has no such conversation or its bot is gone;
     ///   a constraint error for a `client_message_id` already stored in the conversation.
     func startReply(_ draft: ReplyDraft) async throws
-    /// Marks a reply `interrupted` if it is still `streaming`: for a stored post whose reply will
-    /// not be generated after all.
-    func interruptReply(_ messageID: String, at time: Int64) async throws
     /// Saves the text so far of streaming replies, in one transaction. Replies no longer
     /// `streaming` are left as they are.
     func flushReplies(_ texts: [(messageID: String, content: String)], at time: Int64) async throws
@@ -351,19 +321,19 @@ struct SQLiteChatStore: ChatStore {
         return (newestFirst, hasMore)
     }
 
-    func replyContext(conversationID: String, owner: ConversationOwner, clientMessageID: String?, historyLimit: Int) async throws
-        -> ReplyContext?
-    {
+    func postTarget(conversationID: String, owner: ConversationOwner, clientMessageID: String?) async throws -> PostTarget? {
         try await writer.readPromptly { db in
             guard let conversation = try Self.conversation(db, id: conversationID, owner: owner) else { return nil }
-            return ReplyContext(
+            return PostTarget(
                 conversation: conversation,
                 bot: try BotRecord.lookUp(db, workspaceID: owner.workspaceID, botID: conversation.botId),
-                earlierReply: try clientMessageID.flatMap { try Self.reply(db, toClientMessageID: $0, conversationID: conversationID) },
-                history: try MessageRecord.fetchAll(
-                    db.cachedStatement(sql: SQL.replyHistory),
-                    arguments: [conversationID, historyLimit]
-                ).reversed())
+                earlierReply: try clientMessageID.flatMap { try Self.reply(db, toClientMessageID: $0, conversationID: conversationID) })
+        }
+    }
+
+    func replyHistory(conversationID: String, limit: Int) async throws -> [MessageRecord] {
+        try await writer.readPromptly { db in
+            try MessageRecord.fetchAll(db.cachedStatement(sql: SQL.replyHistory), arguments: [conversationID, limit]).reversed()
         }
     }
 
@@ -407,14 +377,6 @@ struct SQLiteChatStore: ChatStore {
                     WHERE id = ?
                     """
             ).execute(arguments: [Self.title(from: user.content), Self.preview(of: user.content), user.createdAt, user.conversationId])
-        }
-    }
-
-    func interruptReply(_ messageID: String, at time: Int64) async throws {
-        try await committer.write { db in
-            try db.cachedStatement(
-                sql: "UPDATE messages SET status = 'interrupted', error_code = 'interrupted', updated_at = ? WHERE id = ? AND status = 'streaming'"
-            ).execute(arguments: [time, messageID])
         }
     }
 
