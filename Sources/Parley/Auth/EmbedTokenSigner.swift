@@ -4,9 +4,8 @@ import Foundation
 /// Signs embed tokens with one Ed25519 key, writing the compact JWS (RFC 7515) directly.
 ///
 /// jwt-kit still verifies every token; signing goes around it because its route encodes the
-/// header and the claims through `JSONEncoder` and copies the parts through `Data` and `String`
-/// several times, which cost a mint about 7 % of its CPU, against 8 % for the signature itself
-/// (perf). The header is encoded once per key. The claims' JSON comes from
+/// header and the claims through `JSONEncoder` and copies the parts several times, on the API's
+/// busiest call. The header is encoded once per key. The claims' JSON comes from
 /// `EmbedTokenClaims.writeJSON`; the tests check every shape of token this writes against
 /// jwt-kit, and the interop suite against PyJWT.
 package struct EmbedTokenSigner: Sendable {

@@ -136,8 +136,7 @@ enum ServerSentEventEncoder {
 
 /// A payload whose JSON is written without `JSONEncoder`: byte for byte what `JSONBody.encoder`
 /// writes for its `Encodable` form (keys sorted), which HotPathEncodingTests hold it to. Every
-/// reply sends four such events, before and after its deltas, and the encoder was the largest
-/// single cost of a short reply's own work (perf).
+/// reply sends four such events, before and after its deltas.
 protocol HandWrittenPayload: Encodable {
     func write(into object: inout JSONObjectWriter)
 }

@@ -51,8 +51,8 @@ enum Redaction {
 ///
 /// The logger's metadata (request id, workspace, user) is kept here and handed to the inner
 /// handler with each event, scrubbed like the event's own. Kept in the inner handler instead,
-/// every key set on a request's logger made `StreamLogHandler` render all of its metadata to
-/// text again: 2.9 % of a mint's CPU (perf), most requests logging nothing at all.
+/// every key set on a request's logger would make `StreamLogHandler` render all of its metadata
+/// to text again, though most requests log nothing at all.
 public struct RedactingLogHandler: LogHandler {
     private var inner: any LogHandler
     public var metadata: Logger.Metadata = [:]

@@ -22,10 +22,9 @@ struct SQLiteText {
 
 /// A message as a page of history shows it, read in place from the row its statement is on.
 ///
-/// A history page read into `MessageRecord`s made a `String` of each of a row's (up to) thirteen text
-/// columns (an allocation, a UTF-8 check and a copy each), to write six of them into the page at
-/// once and drop them: about a third of the page's instructions. This reads the nine columns the
-/// page shows and keeps SQLite's bytes. It must not outlive the step it was read at, so it is only
+/// A history page read into `MessageRecord`s makes a `String` of each of a row's text columns (an
+/// allocation, a UTF-8 check and a copy each), only to write a few of them into the page and drop
+/// them. This reads the nine columns the page shows and keeps SQLite's bytes. It must not outlive the step it was read at, so it is only
 /// ever handed, borrowed, to a `MessageRowConsumer`.
 struct BorrowedMessageRow {
     /// The columns `init` reads, in its order.

@@ -3,9 +3,8 @@ import GRDB
 /// A record written from one list of its columns and one list of their values, in the same order.
 ///
 /// The rows written on every mint and every message go through here. GRDB's `insert` builds its
-/// persistence helper for the table and looks its statement up again on every call, which was
-/// about 5 % of a mint's CPU (perf); `insertRow(_:)` executes one statement prepared once per
-/// connection. `encode(to:)` writes the same list, so GRDB's own persistence methods and the
+/// persistence helper and looks its statement up again on every call; `insertRow(_:)` executes
+/// one statement prepared once per connection. `encode(to:)` writes the same list, so GRDB's own persistence methods and the
 /// tests see the very row `insertRow` writes.
 protocol ColumnListRecord: TableRecord {
     /// The columns a row is written to.

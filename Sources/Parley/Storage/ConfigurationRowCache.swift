@@ -7,8 +7,8 @@ import Synchronization
 /// (every mint) and issued embed tokens (every chat request checks its token is still on record
 /// and not revoked).
 ///
-/// Reading them from SQLite costs a trip to a reader thread and back plus row decoding — about
-/// 0.4 ms each on an idle 2-core machine, and a queue for the reader pool under load. Rows are
+/// Reading them from SQLite costs a trip to a reader thread and back plus row decoding, and a
+/// queue for the reader pool under load. Rows are
 /// kept for `freshness` at most, and every write that can change or remove one of them (the
 /// workspace and bot stores, API key revocation and use, token revocation, erasing a user)
 /// empties the cache before it returns, so this process never serves a row older than its own

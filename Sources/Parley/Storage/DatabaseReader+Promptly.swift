@@ -5,11 +5,9 @@ extension DatabaseReader {
     /// back to the pool as soon as `value` returns.
     ///
     /// GRDB's `async` `read` gives the connection back from the reading task, once that task has
-    /// had a thread again. When a hundred requests arrive together, that wait is behind all of
-    /// them, and the connection waits with it: with five connections, a 50 µs read waited
-    /// 11–18 ms to start (p50, 100 replies posted at once), and 0.4–1.7 ms through this. Here the
-    /// read, from taking a connection to giving it back, runs on the connection's own queue, and
-    /// only the result waits for the task. Every store reads through this.
+    /// had a thread again; when many requests arrive together the connection waits behind all of
+    /// them. Here the read, from taking a connection to giving it back, runs on the connection's
+    /// own queue, and only the result waits for the task. Every store reads through this.
     ///
     /// A read already queued is not interrupted when its task is cancelled; reads are short.
     func readPromptly<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {

@@ -4,9 +4,9 @@ import GRDB
 /// A record whose rows are read by column position rather than by column name, and written from
 /// the same list of columns (`ColumnListRecord`).
 ///
-/// Looking a column up by name hashes the name, once per column per row; for the records read
-/// by the dozen on every history request that was about a quarter of the request's database time
-/// (perf, 50-message pages). Reading by position is only right if every read selects the same columns
+/// Looking a column up by name hashes the name, once per column per row, and history pages read
+/// these by the dozen (bench/README.md, "Figures behind the hand-written paths"). Reading by
+/// position is only right if every read selects the same columns
 /// in the same order, so the record states its columns once: query-interface requests select
 /// them through `databaseSelection`, raw SQL through `selectionSQL`, and `checkShape(of:)`
 /// refuses a row of any other shape instead of misreading it.

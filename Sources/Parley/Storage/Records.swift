@@ -83,8 +83,7 @@ struct WorkspaceRecord: StoredRecord, Equatable {
 }
 
 /// Read by position, like the token row beside it: a chat request whose token has left the
-/// cache reads both, and decoding them through `Codable` (snake-casing every key) was most of
-/// that read's CPU (perf, one stream at a time).
+/// cache reads both, and `Codable` decoding snake-cases every key of every row.
 extension WorkspaceRecord: PositionallyDecodedRecord {
     static let columnNames = [
         "id", "name", "allowed_origins", "settings", "default_bot_id", "view_secret_sealed", "created_at", "updated_at",

@@ -7,8 +7,7 @@ import Synchronization
 ///
 /// Left to itself, SQLite checkpoints inside the commit that takes the log past its threshold, so
 /// the writer, and every write queued behind it, waits while pages are copied and the database
-/// file is synced. With a thousand streaming replies saving their text every second that stall
-/// was measured at 250–420 ms, and a new message's first token waited behind it. Here the pool's
+/// file is synced, and a new message's first token waits behind it. Here the pool's
 /// automatic threshold is raised to a backstop (`ParleyDatabase.backstopCheckpointPages`) and this
 /// service runs a `PASSIVE` checkpoint on a connection of its own, again and again. A passive
 /// checkpoint never takes the write lock, so commits carry on while it works; frames still in a
@@ -16,16 +15,14 @@ import Synchronization
 ///
 /// While the log grows, rounds are short (`CheckpointPace.busy`, 100 ms), because a round's cost
 /// falls on the commits beside it: the more log it copies, the longer their syncs wait behind its
-/// writes. Minting at about 9,000 tokens a second, p99 was 7.6–9.7 ms with 100 ms rounds against
-/// 14–22 ms with 500 ms (six runs each, interleaved, 2026-12-02), at the same rate. Once a round
+/// writes. Once a round
 /// finds the log as it was, the next waits `CheckpointPace.idle` (500 ms), so an idle server does
 /// not wake ten times a second for nothing.
 ///
 /// Under steady writes the log still reaches the backstop: SQLite starts the log over only when a
 /// write begins with every frame already copied, and a round always leaves the frames committed
-/// while it ran. Minting without pause, the log ran to 10,000 frames and started over about every
-/// 1.8 s (2026-12-02, the log index sampled every 5 ms); the writer's own checkpoint then has only
-/// the few hundred frames the rounds left behind to copy, not the whole log.
+/// while it ran; the writer's own checkpoint then has only the frames the rounds left behind to
+/// copy, not the whole log.
 package struct WALCheckpointer: Service {
     /// A connection used for nothing else, so a checkpoint never waits for the pool's writer.
     let connection: DatabaseQueue

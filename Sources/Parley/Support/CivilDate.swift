@@ -1,8 +1,8 @@
 /// A moment as a UTC calendar date and time of day, by arithmetic alone.
 ///
 /// Every reply needs its UTC day twice (the daily budget, the usage roll-up) and every message
-/// the API shows carries a time; `Calendar` and `String(format:)` made the day cost as much as
-/// one of the reply's SQL statements (perf). The conversion is H. Hinnant's `civil_from_days`:
+/// the API shows carries a time, without `Calendar` or `String(format:)`. The conversion is the
+/// well-known `civil_from_days` algorithm:
 /// exact for the proleptic Gregorian calendar, so it agrees with `Calendar(identifier: .gregorian)`
 /// in UTC for every time a timestamp column can hold.
 struct CivilDate: Equatable {

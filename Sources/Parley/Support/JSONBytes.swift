@@ -1,10 +1,8 @@
 /// A growable run of bytes for hand-written JSON, appended to through a pointer.
 ///
 /// `[UInt8]` serves every other purpose, but each of its appends goes through `Sequence`'s
-/// general path (an estimate of the count, a copy loop that reports where it stopped, checks that
-/// the copy filled what it reserved): about ninety instructions to append a short key,
-/// and a page of history appends thousands of times. Here an append is a capacity check, a
-/// check that the storage has one owner, and the copy.
+/// general path, and a page of history appends thousands of times. Here an append is a capacity
+/// check, a check that the storage has one owner, and the copy.
 ///
 /// It has value semantics, as an array does: a copy shares the storage until either side appends,
 /// and the one that appends first takes a copy of its own.

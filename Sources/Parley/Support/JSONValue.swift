@@ -51,7 +51,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     /// The compact JSON text of this value: what `JSONEncoder` writes of it with sorted keys and
     /// unescaped slashes, written by hand (`JSONObjectWriter.text(of:)`), since every mint writes
-    /// its audit row's details this way and `JSONEncoder` was 3 % of a mint's CPU (perf).
+    /// its audit row's details this way.
     var encodedText: String {
         JSONObjectWriter.text(of: self)
     }

@@ -29,8 +29,7 @@ struct TokenRoutes {
     }
 
     /// The answer to a mint. `Encodable` is the reference encoding; `json` writes the same bytes
-    /// by hand, since minting is the API's busiest call and JSONEncoder (outside jwt-kit) was 6 %
-    /// of it in perf, this body and the audit details.
+    /// by hand, since minting is the API's busiest call.
     struct GenerateTokenAnswer: Encodable {
         var embedToken: String
         var expiresAt: Date
