@@ -43,18 +43,66 @@ struct AnthropicAdapter: ProviderAdapter {
 
     func makeParser() -> Parser { Parser() }
 
-    func wholeReply(_ object: [String: Any]) throws(ProviderFailure) -> [ProviderEvent] {
-        guard object["type"] as? String != "error", let blocks = object["content"] as? [[String: Any]] else {
+    func wholeReply(_ body: [UInt8]) throws(ProviderFailure) -> [ProviderEvent] {
+        guard let reply = try? Self.decoder.decode(WholeReply.self, from: Data(body)), reply.type != "error", let blocks = reply.content else {
             throw .upstream("The provider answered with an error instead of a stream.")
         }
-        var events: [ProviderEvent] = (object["model"] as? String).map { [.model($0)] } ?? []
-        let text = blocks.compactMap { $0["type"] as? String == "text" ? $0["text"] as? String : nil }.joined()
+        var events: [ProviderEvent] = reply.model.map { [.model($0)] } ?? []
+        let text = blocks.compactMap { $0.type == "text" ? $0.text : nil }.joined()
         if !text.isEmpty { events.append(.delta(text)) }
-        if let usage = object["usage"] as? [String: Any] {
-            events.append(.usage(TokenUsage(inputTokens: usage["input_tokens"] as? Int ?? 0, outputTokens: usage["output_tokens"] as? Int ?? 0)))
+        if let usage = reply.usage {
+            events.append(.usage(TokenUsage(inputTokens: usage.inputTokens ?? 0, outputTokens: usage.outputTokens ?? 0)))
         }
-        events.append(.finish(reason: object["stop_reason"] as? String ?? "end_turn"))
+        events.append(.finish(reason: reply.stopReason ?? "end_turn"))
         return events
+    }
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return decoder
+    }()
+
+    struct Usage: Decodable {
+        var inputTokens: Int?
+        var outputTokens: Int?
+    }
+
+    /// The parts of a stream event Parley reads; anything else in it is ignored.
+    struct Event: Decodable {
+        struct Message: Decodable {
+            var model: String?
+            var usage: Usage?
+        }
+
+        struct Delta: Decodable {
+            var text: String?
+            var stopReason: String?
+        }
+
+        struct Failure: Decodable {
+            var type: String?
+        }
+
+        var type: String?
+        var message: Message?
+        var delta: Delta?
+        var usage: Usage?
+        var error: Failure?
+    }
+
+    /// A whole `messages` answer, for a provider that does not stream.
+    struct WholeReply: Decodable {
+        struct Block: Decodable {
+            var type: String?
+            var text: String?
+        }
+
+        var type: String?
+        var model: String?
+        var content: [Block]?
+        var stopReason: String?
+        var usage: Usage?
     }
 
     struct Parser: ProviderStreamParser {
@@ -64,32 +112,28 @@ struct AnthropicAdapter: ProviderAdapter {
         private var inputTokens = 0
         private var outputTokens = 0
 
-        private mutating func note(usage: [String: Any]?) {
-            if let input = usage?["input_tokens"] as? Int { inputTokens = input }
-            if let output = usage?["output_tokens"] as? Int { outputTokens = output }
+        private mutating func note(_ usage: Usage?) {
+            if let input = usage?.inputTokens { inputTokens = input }
+            if let output = usage?.outputTokens { outputTokens = output }
         }
 
         mutating func parse(_ event: ServerSentEvent) throws(ProviderFailure) -> [ProviderEvent] {
-            guard let object = LooseJSON.object(event.data) else {
+            guard let object = try? AnthropicAdapter.decoder.decode(Event.self, from: Data(event.data.utf8)) else {
                 throw .upstream("The provider sent a chunk that is not JSON.")
             }
-            let type = event.event ?? object["type"] as? String ?? ""
-            switch type {
+            switch event.event ?? object.type ?? "" {
             case "message_start":
-                let message = object["message"] as? [String: Any]
-                note(usage: message?["usage"] as? [String: Any])
-                return (message?["model"] as? String).map { [.model($0)] } ?? []
+                note(object.message?.usage)
+                return object.message?.model.map { [.model($0)] } ?? []
             case "content_block_delta":
-                guard let delta = object["delta"] as? [String: Any] else { throw .upstream("The provider sent a malformed delta.") }
-                if let text = delta["text"] as? String, !text.isEmpty { return [.delta(text)] }
+                guard let delta = object.delta else { throw .upstream("The provider sent a malformed delta.") }
+                if let text = delta.text, !text.isEmpty { return [.delta(text)] }
                 return []
             case "message_delta":
                 var events: [ProviderEvent] = []
-                if let reason = (object["delta"] as? [String: Any])?["stop_reason"] as? String {
-                    events.append(.finish(reason: reason))
-                }
-                if let usage = object["usage"] as? [String: Any] {
-                    note(usage: usage)
+                if let reason = object.delta?.stopReason { events.append(.finish(reason: reason)) }
+                if let usage = object.usage {
+                    note(usage)
                     events.append(.usage(TokenUsage(inputTokens: inputTokens, outputTokens: outputTokens)))
                 }
                 return events
@@ -97,8 +141,7 @@ struct AnthropicAdapter: ProviderAdapter {
                 isComplete = true
                 return []
             case "error":
-                let kind = (object["error"] as? [String: Any])?["type"] as? String
-                if kind == "overloaded_error" || kind == "rate_limit_error" {
+                if object.error?.type == "overloaded_error" || object.error?.type == "rate_limit_error" {
                     throw ProviderFailure(code: .upstreamRateLimited, message: "The provider is overloaded.")
                 }
                 throw .upstream("The provider reported an error mid-stream.")

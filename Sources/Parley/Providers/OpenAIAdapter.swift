@@ -29,17 +29,47 @@ struct OpenAIAdapter: ProviderAdapter {
 
     func makeParser() -> Parser { Parser() }
 
-    func wholeReply(_ object: [String: Any]) throws(ProviderFailure) -> [ProviderEvent] {
-        guard object["error"] == nil, let choice = (object["choices"] as? [[String: Any]])?.first else {
-            throw .upstream("The provider answered with an error instead of a stream.")
+    func wholeReply(_ body: [UInt8]) throws(ProviderFailure) -> [ProviderEvent] {
+        guard let reply = try? JSONDecoder().decode(WholeReply.self, from: Data(body)), !reply.hasError, let choice = reply.choices?.first
+        else { throw .upstream("The provider answered with an error instead of a stream.") }
+        var events: [ProviderEvent] = reply.model.map { [.model($0)] } ?? []
+        if let text = choice.message?.content, !text.isEmpty { events.append(.delta(text)) }
+        if let usage = reply.usage {
+            events.append(.usage(TokenUsage(inputTokens: usage.promptTokens ?? 0, outputTokens: usage.completionTokens ?? 0)))
         }
-        var events: [ProviderEvent] = (object["model"] as? String).map { [.model($0)] } ?? []
-        if let text = (choice["message"] as? [String: Any])?["content"] as? String, !text.isEmpty { events.append(.delta(text)) }
-        if let usage = object["usage"] as? [String: Any] {
-            events.append(.usage(TokenUsage(inputTokens: usage["prompt_tokens"] as? Int ?? 0, outputTokens: usage["completion_tokens"] as? Int ?? 0)))
-        }
-        events.append(.finish(reason: choice["finish_reason"] as? String ?? "stop"))
+        events.append(.finish(reason: choice.finishReason ?? "stop"))
         return events
+    }
+
+    /// A whole `chat.completion`, for a provider that does not stream.
+    struct WholeReply: Decodable {
+        struct Choice: Decodable {
+            struct Message: Decodable { var content: String? }
+            var message: Message?
+            var finishReason: String?
+
+            enum CodingKeys: String, CodingKey {
+                case message
+                case finishReason = "finish_reason"
+            }
+        }
+
+        var model: String?
+        var choices: [Choice]?
+        var usage: Chunk.Usage?
+        var hasError: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case model, choices, usage, error
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            model = try? container.decodeIfPresent(String.self, forKey: .model)
+            choices = try container.decodeIfPresent([Choice].self, forKey: .choices)
+            usage = try? container.decodeIfPresent(Chunk.Usage.self, forKey: .usage)
+            hasError = container.contains(.error)
+        }
     }
 
     struct Parser: ProviderStreamParser {

@@ -97,10 +97,7 @@ struct ProviderClient: Sendable {
             } catch let error as CurlError {
                 throw Self.failure(for: error, midStream: true)
             }
-            guard let object = LooseJSON.object(String(decoding: body, as: UTF8.self)) else {
-                throw ProviderFailure.upstream("The provider's JSON answer could not be read.")
-            }
-            for event in try adapter.wholeReply(object) { try await emit(event) }
+            for event in try adapter.wholeReply(body) { try await emit(event) }
             return
         }
         try await readStream(response, parser: adapter.makeParser(), emit: emit)

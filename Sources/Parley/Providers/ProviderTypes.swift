@@ -100,7 +100,7 @@ protocol ProviderAdapter: Sendable {
     func makeParser() -> Parser
     /// The events of a whole (non-streamed) answer, for a provider that answers the streaming
     /// request with `application/json`: its text as one delta, then its usage and finish.
-    func wholeReply(_ object: [String: Any]) throws(ProviderFailure) -> [ProviderEvent]
+    func wholeReply(_ body: [UInt8]) throws(ProviderFailure) -> [ProviderEvent]
 }
 
 extension ProviderKind {
@@ -109,13 +109,5 @@ extension ProviderKind {
         case .openai: OpenAIAdapter()
         case .anthropic: AnthropicAdapter()
         }
-    }
-}
-
-/// Reads JSON objects loosely: provider chunks are parsed field by field so an unexpected extra
-/// field never breaks a stream.
-enum LooseJSON {
-    static func object(_ text: String) -> [String: Any]? {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 }
