@@ -30,9 +30,7 @@ struct ReplyGenerator: Sendable {
         logger[metadataKey: "parley.message_id"] = .string(run.messageID)
         logger[metadataKey: "parley.workspace_id"] = .string(run.workspaceID)
         var message = pair.assistant
-        var usage: TokenUsage?
-        var finishReason: String?
-        var failure: ProviderFailure?
+        var lifecycle = ReplyLifecycle(model: bot.model, maxOutputTokens: bot.maxOutputTokens)
         let text = ReplyText()
         let started = ContinuousClock.now
         var firstText: Duration?
@@ -41,50 +39,39 @@ struct ReplyGenerator: Sendable {
             run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
             let history = try await store.replyHistory(conversationID: pair.user.conversationId, limit: historyLimit)
             let request = try providerRequest(for: pair, bot: bot, history: history)
-            message.model = request.model
+            _ = lifecycle.receive(.model(request.model))
             flusher.track(text, messageID: run.messageID)
             defer { flusher.forget(messageID: run.messageID) }
             try await provider.stream(request, logger: logger) { event in
                 switch event {
                 case .delta(let delta):
                     if firstText == nil { firstText = ContinuousClock.now - started }
-                    // A provider that ignores max_tokens (or streams forever) is cut off.
-                    guard Self.estimatedTokens(utf8Count: text.append(delta)) <= bot.maxOutputTokens * 4 + 256 else {
-                        throw ProviderFailure.upstream("The provider sent far more than the bot's output limit.")
+                    switch lifecycle.receive(.delta(totalUTF8: text.append(delta))) {
+                    case .cutOff(let failure): throw failure
+                    case .relay, .none: run.appendDelta(delta)
                     }
-                    run.appendDelta(delta)
-                case .model(let model): message.model = model
-                case .usage(let reported): usage = reported
-                case .finish(let reason): finishReason = reason
+                case .model(let model): _ = lifecycle.receive(.model(model))
+                case .usage(let reported): _ = lifecycle.receive(.usage(reported))
+                case .finish(let reason): _ = lifecycle.receive(.finish(reason: reason))
                 }
             }
         } catch let error as ProviderFailure {
-            failure = error
+            _ = lifecycle.receive(.failure(error))
         } catch {
             if !(error is CancellationError) && !run.cancelRequested {
                 logger.error("reply failed", metadata: ["parley.error": "\(String(reflecting: error))"])
-                failure = .upstream("The reply could not be generated.")
+                _ = lifecycle.receive(.failure(.upstream("The reply could not be generated.")))
             }
+        }
+        if run.cancelRequested { _ = lifecycle.receive(.cancelRequested) }
+        let outcome = lifecycle.outcome
+        if outcome.status == .failed || outcome.status == .interrupted {
+            logger.notice("reply ended with an error", metadata: ["parley.code": "\(outcome.errorCode ?? "")"])
         }
         message.content = text.current
         message.updatedAt = clock.nowMilliseconds
-        message.inputTokens = usage?.inputTokens ?? 0
-        message.outputTokens = usage?.outputTokens ?? Self.estimatedTokens(utf8Count: message.content.utf8.count)
-        if run.cancelRequested {
-            message.status = .cancelled
-            message.finishReason = "cancelled"
-        } else if let failure {
-            message.status = failure.code == .interrupted ? .interrupted : .failed
-            message.errorCode = failure.code.rawValue
-            logger.notice("reply ended with an error", metadata: ["parley.code": "\(failure.code.rawValue)"])
-        } else if finishReason != nil {
-            message.status = .complete
-            message.finishReason = finishReason
-        } else {
-            // Cancelled without a cancel request: the server is shutting down.
-            message.status = .interrupted
-            message.errorCode = ProviderFailure.Code.interrupted.rawValue
-        }
+        (message.status, message.finishReason, message.errorCode) = (outcome.status, outcome.finishReason, outcome.errorCode)
+        (message.model, message.inputTokens, message.outputTokens) = (outcome.model, outcome.inputTokens, outcome.outputTokens)
         message.terminalSeq = run.nextSeq
         let final = message
         // The outcome is stored even when this task was cancelled: run it in a task of its own.
@@ -162,10 +149,6 @@ struct ReplyGenerator: Sendable {
             kind: kind, baseURL: baseURL, apiKey: apiKey, model: model, systemPrompt: bot.systemPrompt,
             messages: messages, temperature: bot.temperature, maxOutputTokens: bot.maxOutputTokens,
             endUser: Digest256.sha256("\(pair.user.workspaceId)\u{1F}\(pair.user.userId)").hexEncoded.prefix(32).description)
-    }
-
-    static func estimatedTokens(utf8Count: Int) -> Int {
-        (utf8Count + 3) / 4
     }
 
     /// The contract's mid-stream codes, explained for people.
