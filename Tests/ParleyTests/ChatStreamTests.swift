@@ -165,10 +165,9 @@ import TestUpstream
                 let partial = try await chat.streams.read(response, stopAfter: 3)  // user_message, started, first delta
                 #expect(partial.names.prefix(3) == ["user_message", "response.started", "response.delta"])
                 var stored: [[String: Any]] = []
-                for _ in 0..<50 {
-                    stored = try await chat.messages(conversation)
-                    if stored.last?["status"] as? String == "complete" { break }
-                    try await Task.sleep(for: .milliseconds(100))
+                _ = await eventually(timeout: .seconds(5)) {
+                    stored = (try? await chat.messages(conversation)) ?? []
+                    return stored.last?["status"] as? String == "complete"
                 }
                 #expect(stored.last?["status"] as? String == "complete")
                 #expect(stored.last?["content"] as? String == "one two three")
@@ -191,10 +190,9 @@ import TestUpstream
                     "POST", "/v1/conversations/\(conversation)/messages", token: chat.token, json: ["content": "x"])
                 let reading = Task { try await chat.streams.read(response) }
                 var stored: [String: Any] = [:]
-                for _ in 0..<50 {
-                    stored = try await chat.messages(conversation).last ?? [:]
-                    if stored["content"] as? String == "saved " { break }
-                    try await Task.sleep(for: .milliseconds(50))
+                _ = await eventually(timeout: .seconds(3)) {
+                    stored = (try? await chat.messages(conversation).last) ?? [:]
+                    return stored["content"] as? String == "saved "
                 }
                 #expect(stored["status"] as? String == "streaming")
                 #expect(stored["content"] as? String == "saved ", "saved while no further text arrived")
@@ -263,12 +261,8 @@ import TestUpstream
                 let stream = try await reading.value
                 #expect(stream.names.last == "response.completed")
                 #expect(stream.terminalMessage["status"] as? String == "cancelled")
-                var closed: ContinuousClock.Instant?
-                for _ in 0..<40 where closed == nil {
-                    closed = upstream.disconnects.first
-                    if closed == nil { try await Task.sleep(for: .milliseconds(50)) }
-                }
-                let closedAt = try #require(closed, "the provider saw its connection closed")
+                _ = await eventually(timeout: .seconds(2)) { !upstream.disconnects.isEmpty }
+                let closedAt = try #require(upstream.disconnects.first, "the provider saw its connection closed")
                 #expect(closedAt - cancelledAt < .seconds(2))
                 let stored = try await chat.messages(conversation)
                 #expect(stored.last?["status"] as? String == "cancelled")
