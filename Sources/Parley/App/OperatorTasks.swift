@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 
 /// What the `parley` subcommands other than `serve` do, as library calls so they are tested
@@ -45,9 +44,7 @@ public enum OperatorTasks {
         guard FileManager.default.createFile(atPath: destination.path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
             throw ConfigError(variable: "--to", reason: "\(destination.path) cannot be created")
         }
-        let copy = try DatabaseQueue(path: destination.path)
-        try source.writer.backup(to: copy)
-        try copy.close()
+        try source.backup(to: destination)
     }
 
     /// Makes a new embed-token signing key current; returns its `kid`.

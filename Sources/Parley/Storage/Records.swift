@@ -1,13 +1,4 @@
 import Foundation
-import GRDB
-
-/// A row type: Codable, with snake_case columns for its camelCase properties.
-public protocol StoredRecord: Codable, Sendable, FetchableRecord, PersistableRecord {}
-
-extension StoredRecord {
-    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
-}
 
 // Rows as they are stored. Columns are snake_case; nested Codable values (arrays, settings,
 // themes) are stored by GRDB as JSON text. Times are milliseconds since 1970 (UTC).
@@ -69,9 +60,7 @@ public struct WorkspaceSettings: Codable, Sendable, Equatable {
     }
 }
 
-struct WorkspaceRecord: StoredRecord, Equatable {
-    static let databaseTableName = "workspaces"
-
+struct WorkspaceRecord: Codable, Sendable, Equatable {
     var id: String
     var name: String
     var allowedOrigins: [String]
@@ -80,42 +69,6 @@ struct WorkspaceRecord: StoredRecord, Equatable {
     var viewSecretSealed: Data
     var createdAt: Int64
     var updatedAt: Int64
-}
-
-/// Read by position, like the token row beside it: a chat request whose token has left the
-/// cache reads both, and `Codable` decoding snake-cases every key of every row.
-extension WorkspaceRecord: PositionallyDecodedRecord {
-    static let columnNames = [
-        "id", "name", "allowed_origins", "settings", "default_bot_id", "view_secret_sealed", "created_at", "updated_at",
-    ]
-    static let insertSQL = makeInsertSQL()
-    private static let originsDecoder = databaseJSONDecoder(for: "allowed_origins")
-    private static let originsEncoder = databaseJSONEncoder(for: "allowed_origins")
-    private static let settingsDecoder = databaseJSONDecoder(for: "settings")
-    private static let settingsEncoder = databaseJSONEncoder(for: "settings")
-
-    init(row: Row) throws {
-        try Self.checkShape(of: row)
-        id = try row.decode(atIndex: 0)
-        name = try row.decode(atIndex: 1)
-        allowedOrigins = try Self.decodeJSON([String].self, row, atIndex: 2, with: Self.originsDecoder)
-        settings = try Self.decodeJSON(WorkspaceSettings.self, row, atIndex: 3, with: Self.settingsDecoder)
-        defaultBotId = try row.decode(atIndex: 4)
-        viewSecretSealed = try row.decode(atIndex: 5)
-        createdAt = try row.decode(atIndex: 6)
-        updatedAt = try row.decode(atIndex: 7)
-    }
-
-    func columnValues() throws -> [(any DatabaseValueConvertible)?] {
-        [
-            id, name, try Self.encodeJSON(allowedOrigins, with: Self.originsEncoder), try Self.encodeJSON(settings, with: Self.settingsEncoder),
-            defaultBotId, viewSecretSealed, createdAt, updatedAt,
-        ]
-    }
-
-    func encode(to container: inout PersistenceContainer) throws {
-        try encodeColumns(to: &container)
-    }
 }
 
 public enum ProviderKind: String, Codable, Sendable, CaseIterable {
@@ -142,9 +95,7 @@ public struct BotTheme: Codable, Sendable, Equatable {
     }
 }
 
-struct BotRecord: StoredRecord, Equatable {
-    static let databaseTableName = "bots"
-
+struct BotRecord: Codable, Sendable, Equatable {
     var id: String
     var workspaceId: String
     var name: String
@@ -163,48 +114,6 @@ struct BotRecord: StoredRecord, Equatable {
     var updatedAt: Int64
 }
 
-/// Read by position: every reply reads its bot with the conversation.
-extension BotRecord: PositionallyDecodedRecord {
-    static let columnNames = [
-        "id", "workspace_id", "name", "provider_kind", "base_url", "api_key_sealed", "api_key_last4", "model", "system_prompt",
-        "temperature", "max_output_tokens", "context_tokens", "greeting", "theme", "created_at", "updated_at",
-    ]
-    static let insertSQL = makeInsertSQL()
-    private static let themeDecoder = databaseJSONDecoder(for: "theme")
-    private static let themeEncoder = databaseJSONEncoder(for: "theme")
-
-    init(row: Row) throws {
-        try Self.checkShape(of: row)
-        id = try row.decode(atIndex: 0)
-        workspaceId = try row.decode(atIndex: 1)
-        name = try row.decode(atIndex: 2)
-        providerKind = try Self.decodeRaw(ProviderKind.self, row, atIndex: 3)
-        baseUrl = try row.decode(atIndex: 4)
-        apiKeySealed = try row.decode(atIndex: 5)
-        apiKeyLast4 = try row.decode(atIndex: 6)
-        model = try row.decode(atIndex: 7)
-        systemPrompt = try row.decode(atIndex: 8)
-        temperature = try row.decode(atIndex: 9)
-        maxOutputTokens = try row.decode(atIndex: 10)
-        contextTokens = try row.decode(atIndex: 11)
-        greeting = try row.decode(atIndex: 12)
-        theme = try Self.decodeJSON(BotTheme.self, row, atIndex: 13, with: Self.themeDecoder)
-        createdAt = try row.decode(atIndex: 14)
-        updatedAt = try row.decode(atIndex: 15)
-    }
-
-    func columnValues() throws -> [(any DatabaseValueConvertible)?] {
-        [
-            id, workspaceId, name, providerKind.rawValue, baseUrl, apiKeySealed, apiKeyLast4, model, systemPrompt, temperature,
-            maxOutputTokens, contextTokens, greeting, try Self.encodeJSON(theme, with: Self.themeEncoder), createdAt, updatedAt,
-        ]
-    }
-
-    func encode(to container: inout PersistenceContainer) throws {
-        try encodeColumns(to: &container)
-    }
-}
-
 public enum APIKeyScope: String, Codable, Sendable, CaseIterable {
     /// May mint and revoke embed tokens.
     case tokens
@@ -212,9 +121,7 @@ public enum APIKeyScope: String, Codable, Sendable, CaseIterable {
     case admin
 }
 
-struct APIKeyRecord: StoredRecord, Equatable {
-    static let databaseTableName = "api_keys"
-
+struct APIKeyRecord: Codable, Sendable, Equatable {
     var id: String
     var workspaceId: String
     var name: String
@@ -226,9 +133,7 @@ struct APIKeyRecord: StoredRecord, Equatable {
     var revokedAt: Int64?
 }
 
-struct AdminKeyRecord: StoredRecord, Equatable {
-    static let databaseTableName = "admin_keys"
-
+struct AdminKeyRecord: Codable, Sendable, Equatable {
     var id: String
     var name: String
     var secretHash: Data
@@ -237,9 +142,7 @@ struct AdminKeyRecord: StoredRecord, Equatable {
     var revokedAt: Int64?
 }
 
-struct SigningKeyRecord: StoredRecord, Equatable {
-    static let databaseTableName = "signing_keys"
-
+struct SigningKeyRecord: Codable, Sendable, Equatable {
     var kid: String
     var publicKey: Data
     var privateKeySealed: Data
@@ -247,9 +150,7 @@ struct SigningKeyRecord: StoredRecord, Equatable {
     var retiredAt: Int64?
 }
 
-struct EmbedTokenRecord: StoredRecord, Equatable {
-    static let databaseTableName = "embed_tokens"
-
+struct EmbedTokenRecord: Codable, Sendable, Equatable {
     var jti: String
     var workspaceId: String
     var userId: String
@@ -259,42 +160,11 @@ struct EmbedTokenRecord: StoredRecord, Equatable {
     var issuedAt: Int64
     var expiresAt: Int64
     var revokedAt: Int64?
-
-    /// Written by hand: one row per token minted, and the `Codable` route (snake-casing every key
-    /// on every insert) was a sixth of a mint's CPU.
-    func encode(to container: inout PersistenceContainer) throws {
-        try encodeColumns(to: &container)
-    }
-}
-
-/// Read by position: a chat request reads its token's row whenever the cached one has lapsed.
-extension EmbedTokenRecord: PositionallyDecodedRecord {
-    static let columnNames = ["jti", "workspace_id", "user_id", "bot_id", "kid", "api_key_id", "issued_at", "expires_at", "revoked_at"]
-    static let insertSQL = makeInsertSQL()
-
-    init(row: Row) throws {
-        try Self.checkShape(of: row)
-        jti = try row.decode(atIndex: 0)
-        workspaceId = try row.decode(atIndex: 1)
-        userId = try row.decode(atIndex: 2)
-        botId = try row.decode(atIndex: 3)
-        kid = try row.decode(atIndex: 4)
-        apiKeyId = try row.decode(atIndex: 5)
-        issuedAt = try row.decode(atIndex: 6)
-        expiresAt = try row.decode(atIndex: 7)
-        revokedAt = try row.decode(atIndex: 8)
-    }
-
-    func columnValues() -> [(any DatabaseValueConvertible)?] {
-        [jti, workspaceId, userId, botId, kid, apiKeyId, issuedAt, expiresAt, revokedAt]
-    }
 }
 
 /// One line of the audit log. `actor` is a credential id (`key_…`, `adm_…`, `env`), never a
 /// secret; `data` holds the event's details.
-public struct AuditEvent: StoredRecord, Equatable {
-    public static let databaseTableName = "audit_events"
-
+public struct AuditEvent: Codable, Sendable, Equatable {
     public var seq: Int64?
     public var workspaceId: String?
     public var type: String
@@ -311,24 +181,5 @@ public struct AuditEvent: StoredRecord, Equatable {
         self.data = data
         self.createdAt = createdAt
     }
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) {
-        seq = inserted.rowID
-    }
-
-    /// Written by hand, as `EmbedTokenRecord`'s is: every mint writes one.
-    public func encode(to container: inout PersistenceContainer) throws {
-        try encodeColumns(to: &container)
-    }
 }
 
-extension AuditEvent: ColumnListRecord {
-    static let columnNames = ["seq", "workspace_id", "type", "actor", "user_id", "data", "created_at"]
-    static let insertSQL = makeInsertSQL()
-
-    /// `data` is stored as JSON text with sorted keys, as GRDB's `Codable` route stores it, but
-    /// written by hand (`JSONValue.encodedText`), and with slashes left as they are.
-    func columnValues() throws -> [(any DatabaseValueConvertible)?] {
-        [seq, workspaceId, type, actor, userId, JSONValue.object(data).encodedText, createdAt]
-    }
-}

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Synchronization
 
 /// What the server has lately learned about its storage's ability to write, for `/readyz` and for
@@ -17,26 +16,20 @@ final class StorageHealth: Sendable {
     }
 
     private let window: Duration
+    private let classify: @Sendable (any Error) -> Refusal?
     private let lastFull = Mutex<ContinuousClock.Instant?>(nil)
 
-    init(window: Duration = .seconds(30)) {
+    /// - Parameter classify: which errors of the storage backend are refusals (busy, full)
+    ///   rather than bugs; SQLite's by default.
+    init(window: Duration = .seconds(30), classify: @escaping @Sendable (any Error) -> Refusal? = SQLiteRefusal.classify) {
         self.window = window
-    }
-
-    /// The refusal `error` stands for, if it is storage saying "not now" rather than a bug.
-    static func refusal(of error: any Error) -> Refusal? {
-        guard let error = error as? DatabaseError else { return nil }
-        switch error.resultCode {
-        case .SQLITE_FULL: return .full
-        case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy
-        default: return nil
-        }
+        self.classify = classify
     }
 
     /// Notes a failed write; returns its refusal, if it is one.
     @discardableResult
     func record(_ error: any Error) -> Refusal? {
-        let refusal = Self.refusal(of: error)
+        let refusal = classify(error)
         if refusal == .full { lastFull.withLock { $0 = .now } }
         return refusal
     }

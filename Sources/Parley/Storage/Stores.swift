@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 // The storage seams. Services depend on these protocols, not on SQLite, so that a second backend
 // (PostgreSQL for several instances, DESIGN.md §8) is an added conformance, not a rewrite.
@@ -77,22 +76,4 @@ struct Stores: Sendable {
     var signingKeys: any SigningKeyStore
     var tokens: any EmbedTokenStore
     var audit: any AuditStore
-
-    /// The SQLite implementation of every store over one database.
-    /// - Parameter committer: batches the small durable writes (issued tokens, chat messages);
-    ///   pass the one the chat store uses, so both share its transactions.
-    /// - Parameter cache: pass the one the chat store uses, whose user erasure must empty it.
-    static func sqlite(_ database: ParleyDatabase, committer: GroupCommitter? = nil, cache: ConfigurationRowCache = ConfigurationRowCache())
-        -> Stores
-    {
-        let writer = database.writer
-        return Stores(
-            workspaces: SQLiteWorkspaceStore(writer: writer, cache: cache),
-            bots: SQLiteBotStore(writer: writer, cache: cache),
-            credentials: SQLiteCredentialStore(writer: writer, cache: cache),
-            signingKeys: SQLiteSigningKeyStore(writer: writer),
-            tokens: SQLiteEmbedTokenStore(writer: writer, committer: committer ?? GroupCommitter(writer: writer), cache: cache),
-            audit: SQLiteAuditStore(writer: writer)
-        )
-    }
 }

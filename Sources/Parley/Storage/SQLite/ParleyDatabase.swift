@@ -62,6 +62,14 @@ public struct ParleyDatabase: Sendable {
         return migrator
     }
 
+    /// Copies the database into the (empty or new) file at `destination` with SQLite's online
+    /// backup, from a read snapshot: writers go on meanwhile.
+    public func backup(to destination: URL) throws {
+        let copy = try DatabaseQueue(path: destination.path)
+        try writer.backup(to: copy)
+        try copy.close()
+    }
+
     /// For `/readyz`: a read that touches the file.
     public func isReachable() async -> Bool {
         (try? await writer.readPromptly { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations") }) != nil
