@@ -13,7 +13,10 @@ struct ParleyServices: Sendable {
     let mintLimiter: RateLimiter
     let messageLimiter: RateLimiter
     let chat: any ChatStore
+    /// Runs replies in this process; its drain and trim are services of the application.
     let hub: GenerationHub
+    /// What the routes use to start, follow and cancel replies: the hub, behind its seam.
+    var replies: any ReplyBroker { hub }
     /// Saves streaming replies' text; a service of the application.
     let replyTextFlusher: ReplyTextFlusher
     let upstreamGuard: UpstreamGuard

@@ -11,7 +11,7 @@ import Logging
 ///
 /// Fan-out stays behind `ReplyRun`: a deployment of several instances would replace this registry
 /// with one that shares events between instances, without touching the routes.
-actor GenerationHub {
+actor GenerationHub: ReplyBroker {
     private let store: any ChatStore
     private let generator: ReplyGenerator
     private let clock: WallClock
@@ -37,15 +37,7 @@ actor GenerationHub {
         self.retention = retention
     }
 
-    /// A new message, as the route received it.
-    struct Post: Sendable {
-        var owner: ConversationOwner
-        var conversationID: String
-        var content: String
-        var clientMessageID: String?
-        var settings: WorkspaceSettings
-        var allowance: MessageAllowance
-    }
+    typealias Post = ReplyPost
 
     /// Starts the reply to a new message, in the contract's order: the checks (the conversation and
     /// its bot, a repeat, the limits), then the durable commit of the message and its empty reply,
@@ -144,6 +136,16 @@ actor GenerationHub {
         runs[messageID]
     }
 
+    func follow(_ reply: MessageRecord, after: Int?) async throws -> ReplyFollow? {
+        if let run = runs[reply.id] { return ReplyFollow(run: run, after: after) }
+        guard let replyTo = reply.replyTo, let user = try await store.message(replyTo, conversationID: reply.conversationId) else {
+            return nil
+        }
+        // Everything after `after` that storage still has, and always the terminal event.
+        let replay = ReplyRun.replay(user: user, assistant: reply, after: after)
+        return ReplyFollow(run: replay, after: min(max(after ?? 1, 1), (replay.terminalSeq ?? 2) - 1))
+    }
+
     /// Stops a streaming reply. Returns false when it is not running here.
     func cancel(_ messageID: String) -> Bool {
         guard let run = runs[messageID], !run.isFinished else { return false }
@@ -205,6 +207,16 @@ actor GenerationHub {
         let seconds = Int(clock.now.timeIntervalSince1970)
         return 86_400 - seconds % 86_400
     }
+}
+
+/// A new message, as the route received it.
+struct ReplyPost: Sendable {
+    var owner: ConversationOwner
+    var conversationID: String
+    var content: String
+    var clientMessageID: String?
+    var settings: WorkspaceSettings
+    var allowance: MessageAllowance
 }
 
 extension ReplyRun {

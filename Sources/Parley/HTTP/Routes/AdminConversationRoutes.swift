@@ -66,7 +66,7 @@ struct AdminConversationRoutes {
     @Sendable func delete(_ request: Request, context: AdminRequestContext) async throws -> Response {
         let workspace = try await services.workspace(try context.parameters.require("wid"), visibleTo: context.credential)
         let id = try context.parameters.require("cid")
-        await services.hub.cancelReply(inConversation: id)
+        await services.replies.cancelReply(inConversation: id)
         guard try await services.chat.deleteConversation(id, workspaceID: workspace.id) else { throw ParleyError.notFound("No such conversation.") }
         try await services.stores.audit.record(
             AuditEvent(workspaceId: workspace.id, type: "conversation.deleted", actor: context.credential.id, data: ["conversation_id": .string(id)],

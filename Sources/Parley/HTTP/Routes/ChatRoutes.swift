@@ -87,7 +87,7 @@ struct ChatRoutes {
 
     @Sendable func deleteConversation(_ request: Request, context: EmbedRequestContext) async throws -> Response {
         let conversation = try await conversation(context)
-        await services.hub.cancelReply(inConversation: conversation.id)
+        await services.replies.cancelReply(inConversation: conversation.id)
         guard try await services.chat.deleteConversation(conversation.id, owner: owner(context)) else {
             throw ParleyError.notFound("No such conversation.")
         }
@@ -131,7 +131,7 @@ struct ChatRoutes {
         let content = try Validate.text(body.content, param: "content", maxLength: Self.maxContentBytes, allowNewlines: true)
         let clientID = try Validate.optionalText(body.clientMessageID, param: "client_message_id", maxLength: 128)
         let session = context.session
-        return try await services.hub.start(
+        return try await services.replies.start(
             .init(
                 owner: owner(context), conversationID: try context.parameters.require("cid"), content: content, clientMessageID: clientID,
                 settings: session.workspace.settings, allowance: services.messageAllowance(workspace: session.workspace, userID: session.userID)))
@@ -143,17 +143,8 @@ struct ChatRoutes {
         let message = try await message(context, in: conversation)
         guard message.role == .assistant else { throw ParleyError.notFound("No such reply.") }
         let after = try Self.resumePoint(request, messageID: message.id)
-        if let run = await services.hub.run(message.id) {
-            return stream.response(following: run, after: after, stillAuthorized: stillAuthorized(context))
-        }
-        // The reply has finished and left memory: its terminal event, from storage.
-        guard let replyTo = message.replyTo, let user = try await services.chat.message(replyTo, conversationID: conversation.id) else {
-            throw ParleyError.notFound("No such reply.")
-        }
-        // Everything after `after` that storage still has, and always the terminal event.
-        let replay = ReplyRun.replay(user: user, assistant: message, after: after)
-        let terminal = replay.terminalSeq ?? 2
-        return stream.response(following: replay, after: min(max(after ?? 1, 1), terminal - 1), stillAuthorized: stillAuthorized(context))
+        guard let follow = try await services.replies.follow(message, after: after) else { throw ParleyError.notFound("No such reply.") }
+        return stream.response(following: follow.run, after: follow.after, stillAuthorized: stillAuthorized(context))
     }
 
     static func resumePoint(_ request: Request, messageID: String) throws -> Int? {
@@ -175,7 +166,7 @@ struct ChatRoutes {
         let conversation = try await conversation(context)
         let message = try await message(context, in: conversation)
         guard message.role == .assistant else { throw ParleyError.notFound("No such reply.") }
-        _ = await services.hub.cancel(message.id)
+        _ = await services.replies.cancel(message.id)
         return try JSONBody.response(["status": "cancelling"], status: .accepted)
     }
 
