@@ -16,43 +16,33 @@ import TestUpstream
     @Test func theProviderIsAskedOnlyOnceThePostIsStored() async throws {
         let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["fresh"]) }
         try await upstream.run { base in
-            let (database, folder) = try StorageTests().temporaryDatabase()
-            defer { try? FileManager.default.removeItem(at: folder) }
-            var bot = StorageTests.bot
-            bot.baseUrl = "\(base)/v1"
-            try await database.writer.write { [bot] db in try StorageTests.insertConversation(db, bot: bot) }
-            let store = HeldCommitStore(
-                base: SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache()))
-            let logger = Logger(label: "test")
-            let generator = ReplyGenerator(
-                store: store,
-                provider: ProviderClient(http: CurlClient(), upstreamGuard: UpstreamGuard(allowPrivate: true), timeouts: CurlTimeouts()),
-                secretBox: SecretBox(key: .init(size: .bits256)), clock: .system, logger: logger,
-                flusher: ReplyTextFlusher(store: store, clock: .system, interval: .seconds(3600), logger: logger))
-            let hub = GenerationHub(store: store, generator: generator, clock: .system, logger: logger)
-            let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
+            try await ReplyFixture.withConversation(providerBase: base) { sqlite in
+                let store = HeldCommitStore(base: sqlite)
+                let hub = GenerationHub(store: store, generator: ReplyFixture.generator(store: store), clock: .system, logger: Logger(label: "test"))
+                let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
 
-            let starting = Task {
-                try await hub.start(
-                    .init(
-                        owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: "c-1", settings: WorkspaceSettings(),
-                        allowance: MessageAllowance(
-                            limiter: RateLimiter(clock: .system), key: "u-1", limit: .init(ratePerSecond: 1, burst: 5), metrics: nil)))
+                let starting = Task {
+                    try await hub.start(
+                        .init(
+                            owner: owner, conversationID: "conv_1", content: "hello", clientMessageID: "c-1", settings: WorkspaceSettings(),
+                            allowance: MessageAllowance(
+                                limiter: RateLimiter(clock: .system), key: "u-1", limit: .init(ratePerSecond: 1, burst: 5), metrics: nil)))
+                }
+                #expect(await eventually { await store.commits.waiting == 1 }, "the commit began")
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(upstream.requests.isEmpty, "no provider call while the message is not stored")
+                await store.commits.open()
+                let run = try await starting.value
+                let finished = await eventually {
+                    (try? await store.message(run.messageID, conversationID: "conv_1"))?.status == .complete
+                }
+                #expect(finished)
+                #expect(try await store.message(run.messageID, conversationID: "conv_1")?.content == "fresh")
+                let sent = try #require(upstream.requests.first, "the provider was asked")
+                let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
+                let messages = try #require(body["messages"] as? [[String: Any]])
+                #expect(messages.compactMap { $0["content"] as? String } == ["hello"], "the message once, as the newest")
             }
-            #expect(await eventually { await store.commits.waiting == 1 }, "the commit began")
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(upstream.requests.isEmpty, "no provider call while the message is not stored")
-            await store.commits.open()
-            let run = try await starting.value
-            let finished = await eventually {
-                (try? await store.message(run.messageID, conversationID: "conv_1"))?.status == .complete
-            }
-            #expect(finished)
-            #expect(try await store.message(run.messageID, conversationID: "conv_1")?.content == "fresh")
-            let sent = try #require(upstream.requests.first, "the provider was asked")
-            let body = try #require(try JSONSerialization.jsonObject(with: Data(sent.body)) as? [String: Any])
-            let messages = try #require(body["messages"] as? [[String: Any]])
-            #expect(messages.compactMap { $0["content"] as? String } == ["hello"], "the message once, as the newest")
         }
     }
 }

@@ -61,19 +61,9 @@ import TestUpstream
     ) async throws {
         let upstream = ScriptedUpstream(script)
         try await upstream.run { base in
-            let (database, folder) = try StorageTests().temporaryDatabase()
-            defer { try? FileManager.default.removeItem(at: folder) }
-            var bot = StorageTests.bot
-            bot.baseUrl = "\(base)/v1"
-            try await database.writer.write { [bot] db in try StorageTests.insertConversation(db, bot: bot) }
-            let store = SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache())
-            let logger = Logger(label: "test")
-            let generator = ReplyGenerator(
-                store: store,
-                provider: ProviderClient(http: CurlClient(), upstreamGuard: UpstreamGuard(allowPrivate: true), timeouts: CurlTimeouts()),
-                secretBox: SecretBox(key: .init(size: .bits256)), clock: .system, logger: logger,
-                flusher: ReplyTextFlusher(store: store, clock: .system, interval: .seconds(3600), logger: logger))
-            try await body(Bench(broker: factory.make(store, generator, retention), store: store))
+            try await ReplyFixture.withConversation(providerBase: base) { store in
+                try await body(Bench(broker: factory.make(store, ReplyFixture.generator(store: store), retention), store: store))
+            }
         }
     }
 
@@ -137,6 +127,7 @@ import TestUpstream
             let stored = try #require(try await bench.stored(run.messageID))
             for after in [nil, 1, 3, terminal.seq] {
                 let follow = try #require(try await bench.broker.follow(stored, after: after))
+                #expect(follow.run !== run, "rebuilt from storage, not the live run")
                 let events = await bench.events(of: follow.run, after: follow.after)
                 #expect(events.last?.seq == terminal.seq, "after \(String(describing: after))")
                 #expect(events.last?.name == .completed)

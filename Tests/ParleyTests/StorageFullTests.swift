@@ -13,10 +13,10 @@ import TestUpstream
     struct SmallFilesystem {
         let folder: URL
 
-        init(megabytes: Int) throws {
+        init(megabytes: Int) async throws {
             folder = FileManager.default.temporaryDirectory.appendingPathComponent("parley-small-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", folder.path)
+            try await Self.run("/bin/mount", "-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", folder.path)
         }
 
         /// Writes a file until the filesystem refuses more; returns its path.
@@ -30,17 +30,17 @@ import TestUpstream
             return filler
         }
 
-        func remove() {
-            try? Self.run("/bin/umount", "-l", folder.path)
+        func remove() async {
+            try? await Self.run("/bin/umount", "-l", folder.path)
             try? FileManager.default.removeItem(at: folder)
         }
 
-        static func run(_ arguments: String...) throws {
+        static func run(_ arguments: String...) async throws {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: arguments[0])
             process.arguments = Array(arguments.dropFirst())
             try process.run()
-            process.waitUntilExit()
+            await process.exited()
             guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
         }
     }
@@ -49,8 +49,17 @@ import TestUpstream
 
     @Test(.enabled(if: isRoot, "mounting a small filesystem needs root"))
     func aReplyTheFullDiskRefusesEndsUnavailableAndIsStoredOnceSpaceIsFreed() async throws {
-        let disk = try SmallFilesystem(megabytes: 8)
-        defer { disk.remove() }
+        let disk = try await SmallFilesystem(megabytes: 8)
+        do {
+            try await fillMidReply(disk)
+        } catch {
+            await disk.remove()
+            throw error
+        }
+        await disk.remove()
+    }
+
+    private func fillMidReply(_ disk: SmallFilesystem) async throws {
         let gate = ScriptedUpstream.Gate()
         // Far more text than the log file already holds room for, so its final write needs new space.
         let chunks = ["Hello "] + Array(repeating: String(repeating: "a", count: 64 * 1024), count: 12)
