@@ -3,14 +3,14 @@ import Crypto
 import Foundation
 import GRDB
 import Hummingbird
+import JWTKit
 import Logging
 import Parley
 
 /// The floor for minting on Parley's own stack: what every mint must do, and nothing else.
 ///
-/// A POST to `/api/v1/embed/generate-token` signs a token with Parley's Ed25519 signer (its
-/// claims: the request's body as it came, a `jti` made as Parley makes one, and two times) and
-/// durably records it, with an audit row, in
+/// A POST to `/api/v1/embed/generate-token` reads the body, signs a token with Parley's Ed25519
+/// signer (its claims: a `jti` made as Parley makes one, and two times) and durably records it, with an audit row, in
 /// SQLite, through Parley's own group committer and checkpointer on a database opened as Parley
 /// opens its own (WAL, `synchronous=FULL`). It checks no key, reads no workspace, parses no JSON
 /// and applies no rate limit, and its routes have no middleware. `GET /healthz` answers as Parley's
@@ -38,21 +38,20 @@ struct BareMintCommand: AsyncParsableCommand {
                 """,
             logger: Logger(label: "parley-bench.bare-mint"))
         let committer = database.committer
-        let signer = EmbedTokenSigner(kid: "bare", key: Curve25519.Signing.PrivateKey())
+        let signer = await EmbedTokenSigner(kid: "bare", key: Curve25519.Signing.PrivateKey())
 
         let router = Router()
         router.get("readyz") { _, _ in "ok" }
         router.get("healthz") { _, _ in Response.json(#"{"status":"ok"}"#) }
         router.post("/api/v1/embed/generate-token") { request, _ -> Response in
-            let body = try await request.body.collect(upTo: Self.maxBodyBytes)
+            _ = try await request.body.collect(upTo: Self.maxBodyBytes)
             let issuedAt = WallClock.system.nowMilliseconds
             let expiresAt = issuedAt + Self.lifetime * 1000
             let jti = RandomToken.timeOrderedID("jti_", at: issuedAt)
-            let claims = BareClaims.make(jti: jti, issuedAt: issuedAt / 1000, expiresAt: expiresAt / 1000, request: body.readableBytesView)
-            let token = try signer.token(payload: claims)
+            let token = try await signer.sign(BareClaims(jti: jti, iat: issuedAt / 1000, exp: expiresAt / 1000))
             try await committer.write { db in
                 try db.cachedStatement(sql: "INSERT INTO bare_tokens (jti, claims, issued_at, expires_at) VALUES (?, ?, ?, ?)")
-                    .execute(arguments: [jti, Data(claims), issuedAt, expiresAt])
+                    .execute(arguments: [jti, Data(token.utf8), issuedAt, expiresAt])
                 try db.cachedStatement(sql: "INSERT INTO bare_audit (type, jti, created_at) VALUES ('token.issued', ?, ?)")
                     .execute(arguments: [jti, issuedAt])
             }
@@ -65,18 +64,12 @@ struct BareMintCommand: AsyncParsableCommand {
 }
 
 /// The claims of the floor's tokens; `EmbedTokenSigner` signs them, as it signs Parley's.
-enum BareClaims {
-    /// `{"jti":…,"iat":…,"exp":…,"req":<the request's body>}`: the body is put in unread, so a
-    /// valid JSON body makes valid claims and no time goes to parsing it.
-    static func make(jti: String, issuedAt: Int64, expiresAt: Int64, request: some Collection<UInt8>) -> [UInt8] {
-        var claims = Array(#"{"jti":""#.utf8)
-        claims.reserveCapacity(request.count + 96)
-        claims += jti.utf8
-        claims += #"","iat":\#(issuedAt),"exp":\#(expiresAt),"req":"#.utf8
-        claims += request
-        claims.append(UInt8(ascii: "}"))
-        return claims
-    }
+struct BareClaims: JWTPayload {
+    var jti: String
+    var iat: Int64
+    var exp: Int64
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
 extension Response {

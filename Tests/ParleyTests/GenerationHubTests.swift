@@ -98,10 +98,10 @@ struct HeldCommitStore: ChatStore {
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool) {
         try await base.messages(conversationID: conversationID, limit: limit, before: before)
     }
-    func messages<Consumer: MessageRowConsumer>(
-        conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
-    ) async throws -> (consumer: Consumer, hasMore: Bool)? {
-        try await base.messages(conversationID: conversationID, owner: owner, limit: limit, before: before, into: consumer)
+    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
+        -> (items: [MessageRecord], hasMore: Bool)?
+    {
+        try await base.messages(conversationID: conversationID, owner: owner, limit: limit, before: before)
     }
     func message(_ id: String, conversationID: String) async throws -> MessageRecord? {
         try await base.message(id, conversationID: conversationID)

@@ -81,9 +81,9 @@ import Testing
         #expect(writerLevel == level)
     }
 
-    /// The rows written on every mint have hand-written encodings; they fill every column of
-    /// their table under the names the `Codable` decoding reads back.
-    @Test func theHandWrittenRowEncodingsRoundTripThroughEveryColumn() async throws {
+    /// The rows every mint writes (an issued token, an audit line with nested details) fill every
+    /// column of their tables and read back as written.
+    @Test func mintRowsRoundTripThroughEveryColumn() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
         let workspace = Self.workspace
@@ -103,13 +103,13 @@ import Testing
             return audit
         }
         #expect(audit.seq != nil, "the row id comes back")
-        // The prepared insert every mint uses writes the same rows.
+        // Rows inserted one by one, as the group committer writes them, read back as written.
         let secondToken = EmbedTokenRecord(
             jti: "jti_2", workspaceId: "ws_1", userId: "u-2", botId: "bot_1", kid: "k1", apiKeyId: nil, issuedAt: 11, expiresAt: 21,
             revokedAt: nil)
         let secondAudit = try await database.writer.write { db in
-            try secondToken.insertRow(db)
-            try event.insertRow(db)
+            try secondToken.insert(db)
+            try event.insert(db)
             var written = event
             written.seq = db.lastInsertedRowID
             return written
@@ -126,26 +126,17 @@ import Testing
         }
     }
 
-    /// Each record's column list is its table's columns in the table's order, the row it writes
-    /// names every one of them, and its query-interface requests select exactly that list.
-    static func expectColumnLists(_ db: Database, of records: any PositionallyDecodedRecord & EncodableRecord...) throws {
-        for record in records { try expectColumnList(db, of: record) }
+    /// Every column a record writes is a column of its table, and the table's every column is written.
+    static func expectWholeRows(_ db: Database, of records: any EncodableRecord & TableRecord...) throws {
+        for record in records {
+            let table = type(of: record).databaseTableName
+            #expect(Set(try db.columns(in: table).map(\.name)) == Set(try record.databaseDictionary.keys), "\(table)")
+        }
     }
 
-    private static func expectColumnList<Record: PositionallyDecodedRecord & EncodableRecord>(_ db: Database, of record: Record) throws {
-        let table = Record.databaseTableName
-        let columns = try db.columns(in: table).map(\.name)
-        #expect(columns == Record.columnNames, "\(table): the list is the table's columns, in the table's order")
-        #expect(Set(columns) == Set(try record.databaseDictionary.keys), "\(table)")
-        let selected = Record.columnNames.map { "\"\($0)\"" }.joined(separator: ", ")
-        #expect(try Record.all().makePreparedRequest(db).statement.sql == "SELECT \(selected) FROM \"\(table)\"", "\(table)")
-    }
-
-    /// Conversations and messages are read by column position and written by hand: their column
-    /// lists must be their tables' columns in order, their written rows must name every column,
-    /// every column must come back as written, and a row of another shape must be refused rather
-    /// than misread.
-    @Test func positionallyReadRecordsMatchTheirTablesAndRefuseOtherShapes() async throws {
+    /// Conversations and messages come back from their tables as they were written, through any
+    /// selection of all their columns; a role outside the enum is an error, not a guess.
+    @Test func conversationAndMessageRecordsRoundTripThroughTheirTables() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
         let conversation = ConversationRecord(
@@ -162,51 +153,39 @@ import Testing
         let written = try await database.writer.write { db in
             try Self.workspace.insert(db)
             let conversation = try conversation.inserted(db)
-            // `insertRow`, as posting a message does; SQLite assigns the sequence number.
-            try noOptionalSet.insertRow(db)
+            // A plain insert, as posting a message does; SQLite assigns the sequence number.
+            try noOptionalSet.insert(db)
             var first = noOptionalSet
             first.seq = db.lastInsertedRowID
             return (conversation, first, try everyColumnSet.inserted(db))
         }
         try await database.writer.read { db in
-            try Self.expectColumnLists(db, of: conversation, everyColumnSet)
+            try Self.expectWholeRows(db, of: conversation, everyColumnSet)
             #expect(try ConversationRecord.fetchOne(db, key: written.0.seq) == written.0)
             #expect(try MessageRecord.order(Column("seq")).fetchAll(db) == [written.1, written.2])
-            #expect(try MessageRecord.fetchAll(db, sql: "SELECT \(MessageRecord.selectionSQL) FROM messages ORDER BY seq") == [written.1, written.2])
             #expect(try MessageRecord.fetchAll(db, sql: "SELECT * FROM messages ORDER BY seq") == [written.1, written.2])
-            #expect(throws: DatabaseError.self) { try MessageRecord.fetchAll(db, sql: "SELECT *, 1 AS extra FROM messages") }
-            #expect(throws: DatabaseError.self) { try ConversationRecord.fetchAll(db, sql: "SELECT id FROM conversations") }
-            let unknownRole = MessageRecord.columnNames.map { $0 == "role" ? "'system' AS role" : $0 }.joined(separator: ", ")
-            #expect(throws: DatabaseError.self, "a value outside the enum is an error, not a guess") {
-                try MessageRecord.fetchAll(db, sql: "SELECT \(unknownRole) FROM messages")
+            #expect(throws: (any Error).self, "a value outside the enum is an error, not a guess") {
+                try MessageRecord.fetchAll(db, sql: "SELECT 'system' AS role, * FROM messages")
             }
         }
     }
 
-    /// A history page is written straight from SQLite's rows (`BorrowedMessageRow`), not from
-    /// records. It must be, byte for byte, what `JSONEncoder` writes of the same page read as
-    /// records: for every kind of message and awkward text, on every page at several sizes, and
-    /// for text another program stored as invalid UTF-8. Only the owner reads it.
-    @Test func aHistoryPageReadInPlaceIsWhatJSONEncoderWritesOfItsRecords() async throws {
+    /// History is read page by page, newest page first and each page oldest first, down to the
+    /// first message, at several page sizes; text another program stored as invalid UTF-8 is
+    /// repaired, not refused; and only the conversation's owner (user and bot) reads it.
+    @Test func historyPagesReachTheOldestMessageForTheOwnerOnly() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
         let chat = SQLiteChatStore(writer: database.writer, committer: GroupCommitter(writer: database.writer), cache: ConfigurationRowCache())
-        let shapes: [(MessageRole, ReplyStatus?, Int?)] = [
-            (.user, nil, nil), (.assistant, .streaming, nil), (.assistant, .complete, 12), (.assistant, .failed, nil),
-            (.assistant, .cancelled, 3), (.assistant, .interrupted, nil),
-        ]
-        let texts = HotPathEncodingTests.awkwardTexts + [String(repeating: "a longer plain text, ", count: 100), "plain, then é"]
         var messages: [MessageRecord] = []
-        for (index, text) in texts.enumerated() {
-            for (role, status, tokens) in shapes {
-                let time = 1_764_547_200_000 + Int64(messages.count) * 1_234
-                messages.append(
-                    MessageRecord(
-                        id: "msg_\(index)_\(messages.count)", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1",
-                        role: role, content: text, status: status, finishReason: status == .complete ? "stop" : nil,
-                        errorCode: status == .failed ? "provider_error" : nil, model: "m", inputTokens: tokens, outputTokens: tokens.map { $0 * 2 },
-                        clientMessageId: nil, replyTo: nil, createdAt: time, updatedAt: time))
-            }
+        for index in 0..<60 {
+            let time = 1_764_547_200_000 + Int64(index) * 1_234
+            messages.append(
+                MessageRecord(
+                    id: "msg_\(index)", conversationId: "conv_1", workspaceId: "ws_1", userId: "u-1", botId: "bot_1",
+                    role: index % 2 == 0 ? .user : .assistant, content: "text \(index)", status: index % 2 == 0 ? nil : .complete,
+                    finishReason: nil, errorCode: nil, model: "m", inputTokens: nil, outputTokens: nil, clientMessageId: nil, replyTo: nil,
+                    createdAt: time, updatedAt: time))
         }
         let stored = messages
         try await database.writer.write { db in
@@ -216,55 +195,45 @@ import Testing
                     id: id, workspaceId: "ws_1", userId: user, botId: "bot_1", title: nil, lastMessagePreview: nil, createdAt: 1, updatedAt: 1
                 ).insert(db)
             }
-            for message in stored { try message.insertRow(db) }
             // Text Parley would not write: invalid UTF-8, as another program might leave it.
             try db.execute(
                 sql: """
                     INSERT INTO messages (id, conversation_id, workspace_id, user_id, bot_id, role, content, created_at, updated_at)
                     VALUES ('msg_raw', 'conv_1', 'ws_1', 'u-1', 'bot_1', 'user', CAST(x'41ff42c3' AS TEXT), 9, 9)
                     """)
+            for message in stored { try message.insert(db) }
             var other = stored[0]
             other.id = "msg_other"
             other.conversationId = "conv_2"
-            try other.insertRow(db)
+            try other.insert(db)
         }
         let owner = ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_1")
         for limit in [1, 7, 50, 200] {
             var before: String?
-            var seen = 0
+            var seen: [String] = []
             repeat {
-                let records = try await chat.messages(conversationID: "conv_1", limit: limit, before: before)
-                let expected = try JSONBody.encoder.encode(MessagePageByEncoder(data: records.items.map(MessageView.init), hasMore: records.hasMore))
-                let read = try #require(
-                    try await chat.messages(conversationID: "conv_1", owner: owner, limit: limit, before: before, into: MessagePageWriter()))
-                #expect(read.hasMore == records.hasMore)
-                // Bytes, not strings: decoding both into `String`s would repair invalid UTF-8 on both sides.
-                let written = read.consumer.page(hasMore: read.hasMore)
-                #expect(Array(written.readableBytesView) == Array(expected), "limit \(limit): \(String(buffer: written))")
-                seen += records.items.count
-                before = records.hasMore ? records.items.first?.id : nil
+                let page = try #require(try await chat.messages(conversationID: "conv_1", owner: owner, limit: limit, before: before))
+                #expect(page.items.count == min(limit, 61 - seen.count))
+                seen = page.items.map(\.id) + seen
+                before = page.hasMore ? page.items.first?.id : nil
             } while before != nil
-            #expect(seen == messages.count + 1, "limit \(limit): every page, down to the oldest")
+            #expect(seen == ["msg_raw"] + stored.map(\.id), "limit \(limit): every page, down to the oldest, in order")
         }
-        let page = try #require(try await chat.messages(conversationID: "conv_1", owner: owner, limit: 1, before: nil, into: MessagePageWriter()))
-        let oldest = page.consumer.page(hasMore: page.hasMore).readableBytesView
-        #expect(oldest.starts(with: #"{"data":[{"content":"A\#u{FFFD}B\#u{FFFD}""#.utf8), "repaired as reading a record repairs it")
-        let empty = try #require(try await chat.messages(conversationID: "conv_empty", owner: owner, limit: 50, before: nil, into: MessagePageWriter()))
-        #expect(String(buffer: empty.consumer.page(hasMore: empty.hasMore)) == #"{"data":[],"has_more":false}"#)
+        let oldest = try #require(try await chat.messages(conversationID: "conv_1", owner: owner, limit: 61, before: nil)).items.first
+        #expect(oldest?.content == "A\u{FFFD}B\u{FFFD}", "repaired")
+        #expect(try await chat.messages(conversationID: "conv_empty", owner: owner, limit: 50, before: nil)?.items.isEmpty == true)
         for stranger in [ConversationOwner(workspaceID: "ws_1", userID: "u-2", botID: "bot_1"), ConversationOwner(workspaceID: "ws_1", userID: "u-1", botID: "bot_2")] {
-            #expect(try await chat.messages(conversationID: "conv_1", owner: stranger, limit: 50, before: nil, into: MessagePageWriter()) == nil)
+            #expect(try await chat.messages(conversationID: "conv_1", owner: stranger, limit: 50, before: nil) == nil)
         }
-        #expect(try await chat.messages(conversationID: "conv_9", owner: owner, limit: 50, before: nil, into: MessagePageWriter()) == nil)
+        #expect(try await chat.messages(conversationID: "conv_9", owner: owner, limit: 50, before: nil) == nil)
         await #expect(throws: ParleyError.self, "an anchor in another conversation") {
-            _ = try await chat.messages(conversationID: "conv_1", owner: owner, limit: 50, before: "msg_other", into: MessagePageWriter())
+            _ = try await chat.messages(conversationID: "conv_1", owner: owner, limit: 50, before: "msg_other")
         }
     }
 
-    /// Workspaces, bots and issued tokens are read by position too (a chat request reads them
-    /// whenever their cached rows have lapsed), under the same contract. Their JSON columns must
-    /// come back as written, and rows an earlier version stored through the `Codable` route must
-    /// still read.
-    @Test func positionallyReadConfigurationRecordsMatchTheirTablesAndReadEarlierRows() async throws {
+    /// Workspaces, bots and issued tokens come back as written, JSON columns included, and rows an
+    /// earlier version stored (settings with only the keys that differ from the defaults) still read.
+    @Test func configurationRecordsRoundTripAndReadEarlierRows() async throws {
         let (database, folder) = try temporaryDatabase()
         defer { try? FileManager.default.removeItem(at: folder) }
         var settings = WorkspaceSettings()
@@ -291,7 +260,7 @@ import Testing
             try everyBotColumnSet.insert(db)
             try noOptionalBotColumnSet.insert(db)
             try workspace.update(db)
-            try token.insertRow(db)
+            try token.insert(db)
             // As an earlier version stored them: settings with only the keys that differ from
             // the defaults, and an empty theme.
             try db.execute(sql: """
@@ -301,7 +270,7 @@ import Testing
                 """)
         }
         try await database.writer.read { [workspace] db in
-            try Self.expectColumnLists(db, of: workspace, everyBotColumnSet, token)
+            try Self.expectWholeRows(db, of: workspace, everyBotColumnSet, token)
             #expect(try WorkspaceRecord.lookUp(db, id: "ws_2") == workspace)
             #expect(try WorkspaceRecord.fetchOne(db, sql: "SELECT * FROM workspaces WHERE id = 'ws_2'") == workspace)
             #expect(try BotRecord.lookUp(db, workspaceID: "ws_2", botID: "bot_1") == everyBotColumnSet)
@@ -320,12 +289,8 @@ import Testing
             let oldBot = try #require(try BotRecord.lookUp(db, workspaceID: "ws_old", botID: "bot_old"))
             #expect(oldBot.theme == BotTheme(primaryColor: nil, launcherIcon: nil, position: nil))
 
-            #expect(throws: DatabaseError.self) { try WorkspaceRecord.fetchAll(db, sql: "SELECT *, 1 AS extra FROM workspaces") }
-            #expect(throws: DatabaseError.self) { try BotRecord.fetchAll(db, sql: "SELECT id FROM bots") }
-            #expect(throws: DatabaseError.self) { try EmbedTokenRecord.fetchAll(db, sql: "SELECT jti, workspace_id FROM embed_tokens") }
-            let unknownKind = BotRecord.columnNames.map { $0 == "provider_kind" ? "'gemini' AS provider_kind" : $0 }.joined(separator: ", ")
-            #expect(throws: DatabaseError.self, "a provider outside the enum is an error, not a guess") {
-                try BotRecord.fetchAll(db, sql: "SELECT \(unknownKind) FROM bots")
+            #expect(throws: (any Error).self, "a provider outside the enum is an error, not a guess") {
+                try BotRecord.fetchAll(db, sql: "SELECT 'gemini' AS provider_kind, * FROM bots")
             }
         }
     }
@@ -655,13 +620,3 @@ private final class StallableExecutor: TaskExecutor {
     }
 }
 
-/// The history page's shape as `JSONEncoder` writes it, for comparison.
-struct MessagePageByEncoder: Encodable {
-    var data: [MessageView]
-    var hasMore: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case data
-        case hasMore = "has_more"
-    }
-}

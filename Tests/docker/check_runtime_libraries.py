@@ -7,7 +7,11 @@ stage installs, from a package of priority "required" (present in every Debian b
 included), or from the Swift runtime if the Dockerfile copies it in (the release build links the
 runtime into the binary, so the image does not). It also checks that the Dockerfile
 builds with the same script as `make release` (scripts/build-release.sh), and copies in what that
-script reads. Give it the binary that script built: the one the image ships.
+script reads.
+
+Give it the binary that script built (`make release`), or the debug build (`make test`): the two
+link the same system libraries, and a debug build's Swift runtime libraries pass only when the
+release script links the runtime in (`--static-swift-stdlib`), as the image's build then does.
 
 Usage: check_runtime_libraries.py BINARY [DOCKERFILE] [MAKEFILE]
 Prints "docker: N passed, M failed" and exits non-zero on any failure.
@@ -63,6 +67,8 @@ def main():
     makefile = sys.argv[3] if len(sys.argv) > 3 else "Makefile"
     stage, installed = runtime_stage(dockerfile)
     copies_swift_runtime = "/usr/lib/swift/linux/" in stage
+    script = "scripts/build-release.sh"
+    release_links_runtime = re.search(r"^[^#\n]*build -c release --static-swift-stdlib", open(script).read(), flags=re.M) is not None
     paths = resolved_paths(binary)
     passed, failed = 0, 0
 
@@ -78,7 +84,10 @@ def main():
         if path is None:
             check(False, f"{library}: not found by ldd on this machine")
         elif "/swift/" in path:
-            check(copies_swift_runtime, f"{library}: Swift runtime, copied from the build image")
+            check(copies_swift_runtime or release_links_runtime,
+                  f"{library}: Swift runtime, " + ("copied from the build image" if copies_swift_runtime else
+                  f"linked into the image's binary by {script} (--static-swift-stdlib)" if release_links_runtime else
+                  "neither copied into the image nor linked in by the release script"))
         else:
             package = package_of(path)
             base = package in BASE_IMAGE
@@ -86,7 +95,6 @@ def main():
                   f"{library}: {path} from {package or '?'} ({'base image' if base else 'installed in runtime stage' if package in installed else 'MISSING from the runtime stage'})")
 
     recipe = re.search(r"^release:.*\n((?:\t[^\n]*\n)+)", open(makefile).read(), flags=re.M)
-    script = "scripts/build-release.sh"
     docker = open(dockerfile).read()
     check(recipe is not None and script in recipe.group(1) and re.search(r"^RUN " + re.escape(script), docker, flags=re.M) is not None,
           f"the Dockerfile builds with the Makefile's release script ({script})")

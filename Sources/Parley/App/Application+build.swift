@@ -51,16 +51,15 @@ public func buildApplication(
             availableConnectionsDelegate: LoggedConnectionCap(maxConnections: maxConnections, logger: logger)),
         // Stopped in reverse order after the server: replies drain while libcurl still runs and
         // their text is still saved as it grows.
-        services: [
+        services: try [
             CurlClientService(client: services.curl),
             services.replyTextFlusher,
             GenerationHubService(hub: services.hub, drainDeadline: config.shutdownDrainDeadline, logger: logger),
             RetentionService(
                 sweeper: RetentionSweeper(workspaces: services.stores.workspaces, chat: services.chat, clock: clock, logger: logger),
                 interval: .seconds(3600)),
-            try WALCheckpointer(path: config.databaseURL.path, logger: logger),
             MemoryTrimmer(hub: services.hub, logger: logger),
-        ],
+        ] + services.storage.backgroundServices(logger: logger),
         onServerRunning: { channel in
             logger.notice(
                 "parley is listening",
@@ -132,17 +131,15 @@ extension ParleyServices {
         try FileManager.default.createDirectory(
             at: config.dataDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let secretBox = try SecretBox.loadOrCreateMasterKey(at: config.masterKeyURL)
-        let database = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
         let metrics = ParleyMetrics()
-        let storageHealth = StorageHealth()
-        let committer = GroupCommitter(writer: database.writer, onCommit: { metrics.sqliteWrite($0) })
-        let rowCache = ConfigurationRowCache()
-        let stores = Stores.sqlite(database, committer: committer, cache: rowCache)
+        let storage = try SQLiteBackend.open(config, onCommit: { metrics.sqliteWrite($0) })
+        let storageHealth = StorageHealth(classify: storage.refusal)
+        let stores = storage.stores
         let keyRing = SigningKeyRing(store: stores.signingKeys, secretBox: secretBox, clock: clock, logger: logger)
         try await keyRing.load()
         let issuer = config.publicURL.absoluteString.hasSuffix("/")
             ? String(config.publicURL.absoluteString.dropLast()) : config.publicURL.absoluteString
-        let chat = SQLiteChatStore(writer: database.writer, committer: committer, cache: rowCache)
+        let chat = stores.chat
         let abandoned = try await chat.interruptAbandonedReplies(at: clock.nowMilliseconds)
         if abandoned > 0 {
             logger.warning("replies left streaming by the last run are now interrupted", metadata: ["parley.count": "\(abandoned)"])
@@ -157,14 +154,13 @@ extension ParleyServices {
             providerOverride: config.providerOverride, storageHealth: storageHealth)
         return ParleyServices(
             config: config,
-            database: database,
+            storage: storage,
             stores: stores,
             secretBox: secretBox,
             keyRing: keyRing,
             tokens: EmbedTokenService(stores: stores, keyRing: keyRing, issuer: issuer, clock: clock),
             mintLimiter: RateLimiter(clock: clock),
             messageLimiter: RateLimiter(clock: clock),
-            chat: chat,
             hub: GenerationHub(
                 store: chat, generator: generator, clock: clock, logger: logger, metrics: metrics, retention: config.replyEventRetention),
             replyTextFlusher: flusher,

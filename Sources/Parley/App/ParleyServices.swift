@@ -5,14 +5,15 @@ import Logging
 /// Everything the routes need, built once by `buildApplication` and passed to each route group.
 struct ParleyServices: Sendable {
     let config: ParleyConfig
-    let database: ParleyDatabase
+    /// The one storage backend; routes and services reach it through `stores`.
+    let storage: any StorageBackend
     let stores: Stores
     let secretBox: SecretBox
     let keyRing: SigningKeyRing
     let tokens: EmbedTokenService
     let mintLimiter: RateLimiter
     let messageLimiter: RateLimiter
-    let chat: any ChatStore
+    var chat: any ChatStore { stores.chat }
     /// Runs replies in this process; its drain and trim are services of the application.
     let hub: GenerationHub
     /// What the routes use to start, follow and cancel replies: the hub, behind its seam.

@@ -27,23 +27,6 @@ struct EmbedTokenClaims: JWTPayload, Equatable {
     var md: [String: JSONValue]?
 
     func verify(using algorithm: some JWTAlgorithm) async throws {}
-
-    /// The claims as a JSON object, without `JSONEncoder` (see `EmbedTokenSigner`): decoding it
-    /// gives back these claims. Absent optional claims are left out, as `Codable` leaves them.
-    func writeJSON(into object: inout JSONObjectWriter) {
-        object.field("aud", aud)
-        object.field("bid", bid)
-        if let email { object.field("email", email) }
-        object.field("exp", Int(exp))
-        object.field("iat", Int(iat))
-        object.field("iss", iss)
-        object.field("jti", jti)
-        if let md { object.field("md", JSONValue.object(md)) }
-        if let name { object.field("name", name) }
-        object.field("nbf", Int(nbf))
-        object.field("sub", sub)
-        object.field("wid", wid)
-    }
 }
 
 /// The identity a verified embed token proves, as the chat API sees it.

@@ -67,7 +67,7 @@ struct EmbedTokenService: Sendable {
             md: metadata
         )
         let signer = try await keyRing.currentSigner()
-        let token = try signer.sign(claims)
+        let token = try await signer.sign(claims)
         let kid = signer.kid
         var details: [String: JSONValue] = ["jti": .string(claims.jti), "bot_id": .string(bot.id), "ttl_seconds": .number(Double(ttl))]
         if let email = user.email { details["email"] = .string(email) }
@@ -139,30 +139,10 @@ struct EmbedTokenService: Sendable {
 
     /// The header of a compact JWT: three non-empty base64url segments joined by dots; `nil` for
     /// anything else.
-    ///
-    /// Every embed request passes here, so it reads the token's bytes once, through a pointer,
-    /// rather than `split`ting a `String` (which walks grapheme clusters).
     static func headerSegment(ofCompactJWT token: String) -> Substring? {
-        var token = token
-        let headerLength: Int? = token.withUTF8 { bytes in
-            var dots = 0
-            var segmentLength = 0
-            var headerLength = 0
-            for (offset, byte) in bytes.enumerated() {
-                if byte == UInt8(ascii: ".") {
-                    guard segmentLength > 0 else { return nil }
-                    dots += 1
-                    if dots == 1 { headerLength = offset }
-                    segmentLength = 0
-                } else {
-                    guard isBase64URL(byte) else { return nil }
-                    segmentLength += 1
-                }
-            }
-            return dots == 2 && segmentLength > 0 ? headerLength : nil
-        }
-        guard let headerLength else { return nil }
-        return token[..<token.utf8.index(token.startIndex, offsetBy: headerLength)]
+        let segments = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard segments.count == 3, segments.allSatisfy({ !$0.isEmpty && $0.allSatisfy(isBase64URL) }) else { return nil }
+        return Substring(segments[0])
     }
 
     private static func isBase64URL(_ byte: UInt8) -> Bool {

@@ -62,8 +62,7 @@ actor SigningKeyRing {
         return kid
     }
 
-    /// The signer of the current key. Tokens are signed by the caller, outside this actor, so
-    /// that concurrent mints sign on every core at once rather than one after another.
+    /// The signer of the current key. Tokens are signed by the caller, outside this actor.
     func currentSigner() async throws -> EmbedTokenSigner {
         if clock.now.timeIntervalSince(loadedAt) > refreshInterval {
             try await reload()
@@ -104,7 +103,7 @@ actor SigningKeyRing {
         for record in records {
             if record.retiredAt == nil, newSigner == nil {
                 let raw = try secretBox.unseal(record.privateKeySealed, label: "signing_key:\(record.kid)")
-                newSigner = EmbedTokenSigner(kid: record.kid, key: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
+                newSigner = await EmbedTokenSigner(kid: record.kid, key: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
             }
             // jwt-kit only verifies, so it is given public halves alone.
             let key = try Curve25519.Signing.PublicKey(rawRepresentation: record.publicKey)

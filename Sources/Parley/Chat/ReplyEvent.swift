@@ -32,18 +32,18 @@ struct ReplyEvent: Sendable, Equatable {
         frame.getString(at: dataOffset, length: frame.readableBytes - dataOffset - 2) ?? ""
     }
 
-    /// An event of one of the payloads every reply sends, its JSON written by hand.
-    init(messageID: String, seq: Int, name: Name, payload: some HandWrittenPayload) {
-        var object = JSONObjectWriter(capacity: 384)
-        payload.write(into: &object)
-        let json = object.bytes()
-        self.init(messageID: messageID, seq: seq, name: name, dataCapacity: json.count) { buffer in
-            buffer.writeBytes(json)
+    /// An event of one of the payloads every reply sends, through `JSONBody.encoder`. Their fields
+    /// are strings, integers, booleans and nulls, which the encoder always takes, so a failure
+    /// here is a bug in Parley, never something a client or provider sent.
+    init(messageID: String, seq: Int, name: Name, payload: some ReplyEventPayload) {
+        do {
+            try self.init(messageID: messageID, seq: seq, name: name, encoding: payload)
+        } catch {
+            preconditionFailure("a \(name.rawValue) payload did not encode: \(error)")
         }
     }
 
-    /// An event of any payload, through `JSONBody.encoder`: the reference the hand-written
-    /// payloads are tested against.
+    /// An event of any payload, through `JSONBody.encoder`.
     init(messageID: String, seq: Int, name: Name, encoding payload: some Encodable) throws {
         let json = try JSONBody.encoder.encode(payload)
         self.init(messageID: messageID, seq: seq, name: name, dataCapacity: json.count) { buffer in
@@ -134,12 +134,8 @@ enum ServerSentEventEncoder {
     private static func isLineBreak(_ byte: UInt8) -> Bool { byte == 0x0A || byte == 0x0D }
 }
 
-/// A payload whose JSON is written without `JSONEncoder`: byte for byte what `JSONBody.encoder`
-/// writes for its `Encodable` form (keys sorted), which HotPathEncodingTests hold it to. Every
-/// reply sends four such events, before and after its deltas.
-protocol HandWrittenPayload: Encodable {
-    func write(into object: inout JSONObjectWriter)
-}
+/// The payload of an event other than a delta: sent a few times a reply, so plain `Encodable`.
+protocol ReplyEventPayload: Encodable {}
 
 /// The payloads of the events (DESIGN.md §4, "The stream").
 enum ReplyPayload {
@@ -186,33 +182,7 @@ enum ReplyPayload {
     }
 }
 
-extension ReplyPayload.UserMessage: HandWrittenPayload {
-    func write(into object: inout JSONObjectWriter) {
-        object.field("message") { MessageView.write(message.record, into: &$0) }
-    }
-}
-
-extension ReplyPayload.Started: HandWrittenPayload {
-    func write(into object: inout JSONObjectWriter) {
-        object.field("conversation_id", conversationID)
-        object.field("message_id", messageID)
-        object.field("model", model)
-    }
-}
-
-extension ReplyPayload.Completed: HandWrittenPayload {
-    func write(into object: inout JSONObjectWriter) {
-        object.field("message") { MessageView.write(message.record, into: &$0) }
-    }
-}
-
-extension ReplyPayload.Failed: HandWrittenPayload {
-    func write(into object: inout JSONObjectWriter) {
-        object.field("error") { detail in
-            detail.field("code", error.code)
-            detail.field("message", error.message)
-        }
-        object.field("message") { MessageView.write(message.record, into: &$0) }
-        object.field("message_id", messageID)
-    }
-}
+extension ReplyPayload.UserMessage: ReplyEventPayload {}
+extension ReplyPayload.Started: ReplyEventPayload {}
+extension ReplyPayload.Completed: ReplyEventPayload {}
+extension ReplyPayload.Failed: ReplyEventPayload {}

@@ -49,7 +49,7 @@ final class ReplyRun: Sendable {
     ///
     /// - Parameter seq: the event's seq when it is not the next one: a run rebuilt from storage
     ///   numbers its terminal event as the live run did.
-    func append(_ name: ReplyEvent.Name, _ payload: some HandWrittenPayload, seq: Int? = nil) {
+    func append(_ name: ReplyEvent.Name, _ payload: some ReplyEventPayload, seq: Int? = nil) {
         append(seq: seq) { seq in ReplyEvent(messageID: messageID, seq: seq, name: name, payload: payload) }
     }
 

@@ -60,18 +60,9 @@ enum JSONBody {
     }
 
     /// Whether `contentType` is `application/json`, in any case, with any parameters.
-    ///
-    /// Compared byte by byte, without splitting, trimming or lowercasing: every JSON request asks.
     static func isJSON(_ contentType: String?) -> Bool {
-        guard let contentType else { return false }
-        let header = contentType.utf8
-        var mediaType = header[..<(header.firstIndex(of: UInt8(ascii: ";")) ?? header.endIndex)]
-        func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
-        while let first = mediaType.first, isSpace(first) { mediaType = mediaType.dropFirst() }
-        while let last = mediaType.last, isSpace(last) { mediaType = mediaType.dropLast() }
-        return mediaType.elementsEqual("application/json".utf8) { byte, expected in
-            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 == expected : byte == expected
-        }
+        guard let mediaType = contentType?.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first else { return false }
+        return mediaType.trimmingCharacters(in: .whitespaces).lowercased() == "application/json"
     }
 
     /// Turns a `DecodingError` into the contract's shape, naming the field as a dotted path.
@@ -122,7 +113,7 @@ enum JSONBody {
         response(json: ByteBuffer(bytes: try encoder.encode(value)), status: status, headers: headers)
     }
 
-    /// A response of JSON already encoded (by `JSONObjectWriter`, say).
+    /// A response of JSON already encoded.
     static func response(json: ByteBuffer, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"

@@ -39,7 +39,7 @@ enum Validate {
     /// Free-form metadata: a JSON object of at most 4 KiB, so tokens stay small.
     static func metadata(_ value: [String: JSONValue]?, param: String) throws -> [String: JSONValue]? {
         guard let value else { return nil }
-        guard JSONValue.object(value).encodedText.utf8.count <= 4096 else {
+        guard try JSONBody.encoder.encode(JSONValue.object(value)).count <= 4096 else {
             throw ParleyError.invalidRequest("\(param) must encode to at most 4096 bytes of JSON", param: param)
         }
         return value

@@ -27,18 +27,39 @@ struct AnthropicAdapter: ProviderAdapter {
             }
         }
         if turns.first?.role == .assistant { turns.removeFirst() }
-        var body = JSONObjectWriter()
-        body.field("model", request.model)
-        body.field("messages", objects: turns) { object, turn in
-            object.field("role", turn.role.rawValue)
-            object.field("content", turn.content)
+        let body = Body(
+            model: request.model, messages: turns.map { Body.Message(role: $0.role.rawValue, content: $0.content) },
+            maxTokens: request.maxOutputTokens, metadata: .init(userID: request.endUser),
+            system: request.systemPrompt.isEmpty ? nil : request.systemPrompt,
+            temperature: request.temperature.map { min($0, 1) })
+        return Array(try JSONEncoder().encode(body))
+    }
+
+    /// A streaming Messages API request; the end user goes in `metadata.user_id`.
+    struct Body: Encodable {
+        struct Message: Encodable {
+            var role: String
+            var content: String
         }
-        body.field("max_tokens", request.maxOutputTokens)
-        body.field("stream", true)
-        body.field("metadata") { $0.field("user_id", request.endUser) }
-        if !request.systemPrompt.isEmpty { body.field("system", request.systemPrompt) }
-        if let temperature = request.temperature { body.field("temperature", min(temperature, 1)) }
-        return body.bytes()
+
+        struct Metadata: Encodable {
+            var userID: String
+
+            enum CodingKeys: String, CodingKey { case userID = "user_id" }
+        }
+
+        var model: String
+        var messages: [Message]
+        var maxTokens: Int
+        var stream = true
+        var metadata: Metadata
+        var system: String?
+        var temperature: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, stream, metadata, system, temperature
+            case maxTokens = "max_tokens"
+        }
     }
 
     func makeParser() -> Parser { Parser() }

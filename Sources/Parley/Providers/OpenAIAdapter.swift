@@ -12,19 +12,40 @@ struct OpenAIAdapter: ProviderAdapter {
     }
 
     func body(for request: ProviderRequest) throws -> [UInt8] {
-        var body = JSONObjectWriter()
-        body.field("model", request.model)
-        let system = request.systemPrompt.isEmpty ? [] : [(role: "system", content: request.systemPrompt)]
-        body.field("messages", objects: system + request.messages.map { (role: $0.role.rawValue, content: $0.content) }) { object, message in
-            object.field("role", message.role)
-            object.field("content", message.content)
+        let system = request.systemPrompt.isEmpty ? [] : [Body.Message(role: "system", content: request.systemPrompt)]
+        let body = Body(
+            model: request.model,
+            messages: system + request.messages.map { Body.Message(role: $0.role.rawValue, content: $0.content) },
+            maxTokens: request.maxOutputTokens, user: request.endUser, temperature: request.temperature)
+        return Array(try JSONEncoder().encode(body))
+    }
+
+    /// A streaming chat completions request, asking for usage in the last chunk.
+    struct Body: Encodable {
+        struct Message: Encodable {
+            var role: String
+            var content: String
         }
-        body.field("stream", true)
-        body.field("stream_options") { $0.field("include_usage", true) }
-        body.field("max_tokens", request.maxOutputTokens)
-        body.field("user", request.endUser)
-        if let temperature = request.temperature { body.field("temperature", temperature) }
-        return body.bytes()
+
+        struct StreamOptions: Encodable {
+            var includeUsage = true
+
+            enum CodingKeys: String, CodingKey { case includeUsage = "include_usage" }
+        }
+
+        var model: String
+        var messages: [Message]
+        var stream = true
+        var streamOptions = StreamOptions()
+        var maxTokens: Int
+        var user: String
+        var temperature: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case model, messages, stream, user, temperature
+            case streamOptions = "stream_options"
+            case maxTokens = "max_tokens"
+        }
     }
 
     func makeParser() -> Parser { Parser() }

@@ -79,13 +79,9 @@ protocol ChatStore: Sendable {
 
     /// A page of messages, oldest first, ending just before `before` (or at the newest).
     func messages(conversationID: String, limit: Int, before: String?) async throws -> (items: [MessageRecord], hasMore: Bool)
-    /// The same page, read only if `owner` has the conversation (`nil` otherwise), and handed to
-    /// `consumer` row by row, newest first, each row read in place rather than into a record:
-    /// reading history is the widget's most common request. Returns the consumer and whether
-    /// older messages exist.
-    func messages<Consumer: MessageRowConsumer>(
-        conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
-    ) async throws -> (consumer: Consumer, hasMore: Bool)?
+    /// The same page, read only if `owner` has the conversation (`nil` otherwise).
+    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
+        -> (items: [MessageRecord], hasMore: Bool)?
     /// The conversation (if `owner` has it), its bot and a repeat's earlier reply, in one read.
     func postTarget(conversationID: String, owner: ConversationOwner, clientMessageID: String?) async throws -> PostTarget?
     /// The newest `limit` messages with text that are not still streaming, oldest first: what a
@@ -144,8 +140,10 @@ struct UsageRow: Codable, Sendable, Equatable {
 }
 
 enum UsageDay {
+    private static let format = Date.ISO8601FormatStyle(timeZone: .gmt).year().month().day()
+
     /// The UTC day of a timestamp column's time, `YYYY-MM-DD`.
     static func string(for milliseconds: Int64) -> String {
-        CivilDate(millisecondsSince1970: milliseconds).dayString
+        Date(milliseconds: milliseconds).formatted(format)
     }
 }

@@ -20,8 +20,8 @@ final class StorageHealth: Sendable {
     private let lastFull = Mutex<ContinuousClock.Instant?>(nil)
 
     /// - Parameter classify: which errors of the storage backend are refusals (busy, full)
-    ///   rather than bugs; SQLite's by default.
-    init(window: Duration = .seconds(30), classify: @escaping @Sendable (any Error) -> Refusal? = SQLiteRefusal.classify) {
+    ///   rather than bugs (`StorageBackend.refusal`); by default none are.
+    init(window: Duration = .seconds(30), classify: @escaping @Sendable (any Error) -> Refusal? = { _ in nil }) {
         self.window = window
         self.classify = classify
     }

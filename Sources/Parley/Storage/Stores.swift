@@ -76,4 +76,5 @@ struct Stores: Sendable {
     var signingKeys: any SigningKeyStore
     var tokens: any EmbedTokenStore
     var audit: any AuditStore
+    var chat: any ChatStore
 }

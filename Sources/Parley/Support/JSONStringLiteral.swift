@@ -11,15 +11,15 @@ import NIOCore
 enum JSONStringLiteral {
     /// Appends `text` as a JSON string literal, quotes included. Runs of bytes that need no
     /// escape (nearly all of them) are copied in one go, and found eight bytes at a time.
-    static func write(_ text: String, into output: inout some JSONByteOutput) {
+    static func write(_ text: String, into output: inout ByteBuffer) {
         var text = text
         text.withUTF8 { write(utf8: UnsafeRawBufferPointer($0), into: &output) }
     }
 
     /// Appends text given as UTF-8 bytes, which must be valid UTF-8 (they are copied as they are).
-    static func write(utf8 raw: UnsafeRawBufferPointer, into output: inout some JSONByteOutput) {
-        output.reserve(raw.count + 2)
-        output.append(UInt8(ascii: "\""))
+    static func write(utf8 raw: UnsafeRawBufferPointer, into output: inout ByteBuffer) {
+        output.reserveCapacity(minimumWritableBytes: raw.count + 2)
+        output.writeInteger(UInt8(ascii: "\""))
         var verbatimFrom = 0
         var offset = 0
         while offset < raw.count {
@@ -29,45 +29,29 @@ enum JSONStringLiteral {
             guard offset < raw.count else { break }
             let byte = raw[offset]
             if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom..<offset]))
+                output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom..<offset]))
                 verbatimFrom = offset + 1
                 writeEscape(of: byte, into: &output)
             }
             offset += 1
         }
-        output.append(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom...]))
-        output.append(UInt8(ascii: "\""))
+        output.writeBytes(UnsafeRawBufferPointer(rebasing: raw[verbatimFrom...]))
+        output.writeInteger(UInt8(ascii: "\""))
     }
 
-    /// Whether every byte is below 0x80: ASCII is valid UTF-8 whatever its bytes, so it can be
-    /// written without decoding. Eight bytes at a time.
-    static func isASCII(_ raw: UnsafeRawBufferPointer) -> Bool {
-        let highBits: UInt64 = 0x8080_8080_8080_8080
-        var offset = 0
-        while offset + 8 <= raw.count {
-            if raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & highBits != 0 { return false }
-            offset += 8
-        }
-        while offset < raw.count {
-            if raw[offset] >= 0x80 { return false }
-            offset += 1
-        }
-        return true
-    }
-
-    private static func writeEscape(of byte: UInt8, into output: inout some JSONByteOutput) {
-        output.append(UInt8(ascii: "\\"))
+    private static func writeEscape(of byte: UInt8, into output: inout ByteBuffer) {
+        output.writeInteger(UInt8(ascii: "\\"))
         switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
-        case 0x0A: output.append(UInt8(ascii: "n"))
-        case 0x0D: output.append(UInt8(ascii: "r"))
-        case 0x09: output.append(UInt8(ascii: "t"))
-        case 0x08: output.append(UInt8(ascii: "b"))
-        case 0x0C: output.append(UInt8(ascii: "f"))
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.writeInteger(byte)
+        case 0x0A: output.writeInteger(UInt8(ascii: "n"))
+        case 0x0D: output.writeInteger(UInt8(ascii: "r"))
+        case 0x09: output.writeInteger(UInt8(ascii: "t"))
+        case 0x08: output.writeInteger(UInt8(ascii: "b"))
+        case 0x0C: output.writeInteger(UInt8(ascii: "f"))
         default:
-            output.append("u00")
-            output.append(Data.hexDigits[Int(byte >> 4)])
-            output.append(Data.hexDigits[Int(byte & 0x0F)])
+            output.writeStaticString("u00")
+            output.writeInteger(Data.hexDigits[Int(byte >> 4)])
+            output.writeInteger(Data.hexDigits[Int(byte & 0x0F)])
         }
     }
 
@@ -86,24 +70,3 @@ enum JSONStringLiteral {
         return hasByteBelow(0x20, in: word) || hasByteBelow(1, in: word ^ (ones &* 0x22)) || hasByteBelow(1, in: word ^ (ones &* 0x5C))
     }
 }
-
-/// Where hand-written JSON goes: a `ByteBuffer` for an SSE frame, `JSONBytes` for a whole body.
-///
-/// A body of many small fields is faster to build in `JSONBytes`: each `ByteBuffer` write checks
-/// capacity and exclusive access to its storage at run time, which costs more than appending the
-/// byte. The escaping is written once, over either.
-protocol JSONByteOutput {
-    mutating func reserve(_ count: Int)
-    mutating func append(_ byte: UInt8)
-    mutating func append(_ bytes: UnsafeRawBufferPointer)
-    mutating func append(_ text: StaticString)
-}
-
-extension ByteBuffer: JSONByteOutput {
-    mutating func reserve(_ count: Int) { reserveCapacity(minimumWritableBytes: count) }
-    mutating func append(_ byte: UInt8) { writeInteger(byte) }
-    mutating func append(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
-    mutating func append(_ text: StaticString) { writeStaticString(text) }
-}
-
-extension JSONBytes: JSONByteOutput {}

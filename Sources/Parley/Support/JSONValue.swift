@@ -48,11 +48,4 @@ public enum JSONValue: Sendable, Hashable, Codable {
     static func wholeNumber(_ value: Double) -> Int64? {
         value.rounded() == value && abs(value) < 1e15 ? Int64(value) : nil
     }
-
-    /// The compact JSON text of this value: what `JSONEncoder` writes of it with sorted keys and
-    /// unescaped slashes, written by hand (`JSONObjectWriter.text(of:)`), since every mint writes
-    /// its audit row's details this way.
-    var encodedText: String {
-        JSONObjectWriter.text(of: self)
-    }
 }

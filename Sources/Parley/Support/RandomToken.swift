@@ -74,7 +74,8 @@ extension Data {
 
     /// Base64url without padding (RFC 7515 §2), as JWK and JWT use it.
     var base64URLEncoded: String {
-        String(decoding: Base64URL.encode(self), as: UTF8.self)
+        base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     init?(base64URLEncoded text: some StringProtocol) {

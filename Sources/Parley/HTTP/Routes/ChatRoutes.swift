@@ -52,7 +52,7 @@ struct ChatRoutes {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init))
         let page = try await services.chat.conversations(
             owner: owner(context), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init))
-        return JSONBody.response(json: ConversationView.list(page.items, nextCursor: page.nextCursor))
+        return try JSONBody.response(ListBody(data: page.items.map { ConversationView(record: $0) }, nextCursor: page.nextCursor))
     }
 
     struct TitleBody: Decodable {
@@ -99,11 +99,11 @@ struct ChatRoutes {
     @Sendable func listMessages(_ request: Request, context: EmbedRequestContext) async throws -> Response {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init), fallback: 50)
         guard
-            let (page, hasMore) = try await services.chat.messages(
+            let (messages, hasMore) = try await services.chat.messages(
                 conversationID: try context.parameters.require("cid"), owner: owner(context), limit: limit,
-                before: request.uri.queryParameters["before"].map(String.init), into: MessagePageWriter(expectedCount: limit))
+                before: request.uri.queryParameters["before"].map(String.init))
         else { throw ParleyError.notFound("No such conversation.") }
-        return JSONBody.response(json: page.page(hasMore: hasMore))
+        return try JSONBody.response(MessagePage(data: messages.map { MessageView(record: $0) }, hasMore: hasMore))
     }
 
     struct PostBody: Decodable {

@@ -15,7 +15,7 @@ struct PublicRoutes {
         }
         router.get("/readyz") { _, _ in
             if services.storageHealth.isFull { throw ParleyError.storageFull }
-            guard await services.database.isReachable() else { throw ParleyError.unavailable(retryAfter: 5) }
+            guard await services.storage.isReachable() else { throw ParleyError.unavailable(retryAfter: 5) }
             return try JSONBody.response(Status(status: "ready"))
         }
         router.get("/.well-known/jwks.json") { _, _ in

@@ -3,18 +3,17 @@ import GRDB
 
 struct SQLiteChatStore: ChatStore {
     /// The statements of the most frequent reads, written once; each is prepared once per
-    /// connection (`cachedStatement`). Records are selected by their column lists, which their
-    /// positional decoding needs (`PositionallyDecodedRecord`).
+    /// connection (`cachedStatement`).
     private enum SQL {
         static let ownedConversation = """
-            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ? AND bot_id = ?
+            SELECT * FROM conversations WHERE id = ? AND workspace_id = ? AND user_id = ? AND bot_id = ?
             """
         static let newestConversations = """
-            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ? AND bot_id = ?
+            SELECT * FROM conversations WHERE workspace_id = ? AND user_id = ? AND bot_id = ?
             ORDER BY updated_at DESC, seq DESC LIMIT ?
             """
         static let conversationsAfter = """
-            SELECT \(ConversationRecord.selectionSQL) FROM conversations WHERE workspace_id = ? AND user_id = ? AND bot_id = ?
+            SELECT * FROM conversations WHERE workspace_id = ? AND user_id = ? AND bot_id = ?
             AND (updated_at < ? OR (updated_at = ? AND seq < ?))
             ORDER BY updated_at DESC, seq DESC LIMIT ?
             """
@@ -28,30 +27,23 @@ struct SQLiteChatStore: ChatStore {
         /// Where a page that ends before a given message starts.
         static let anchorSeq = "SELECT seq FROM messages WHERE conversation_id = ? AND id = ?"
         static let newestMessages = """
-            SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
+            SELECT * FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
             """
         static let messagesBefore = """
-            SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
-            """
-        /// A page as the chat API shows it, read in place (`BorrowedMessageRow`).
-        static let newestMessageRows = """
-            SELECT \(BorrowedMessageRow.selectionSQL) FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?
-            """
-        static let messageRowsBefore = """
-            SELECT \(BorrowedMessageRow.selectionSQL) FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
+            SELECT * FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?
             """
         /// The newest finished messages with text: what a provider is sent as the conversation so far.
         static let replyHistory = """
-            SELECT \(MessageRecord.selectionSQL) FROM messages
+            SELECT * FROM messages
             WHERE conversation_id = ? AND content != '' AND (status IS NULL OR status != 'streaming')
             ORDER BY seq DESC LIMIT ?
             """
         /// A post by its `client_message_id`, then the reply to it: the repeat check every post
         /// with an id makes (the widget always sends one).
         static let messageByClientID = """
-            SELECT \(MessageRecord.selectionSQL) FROM messages WHERE conversation_id = ? AND client_message_id = ?
+            SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?
             """
-        static let replyToMessage = "SELECT \(MessageRecord.selectionSQL) FROM messages WHERE reply_to = ?"
+        static let replyToMessage = "SELECT * FROM messages WHERE reply_to = ?"
     }
 
     let writer: any DatabaseWriter
@@ -121,29 +113,13 @@ struct SQLiteChatStore: ChatStore {
         try await writer.readPromptly { db in try Self.messages(db, conversationID: conversationID, limit: limit, before: before) }
     }
 
-    func messages<Consumer: MessageRowConsumer>(
-        conversationID: String, owner: ConversationOwner, limit: Int, before: String?, into consumer: Consumer
-    ) async throws -> (consumer: Consumer, hasMore: Bool)? {
+    func messages(conversationID: String, owner: ConversationOwner, limit: Int, before: String?) async throws
+        -> (items: [MessageRecord], hasMore: Bool)?
+    {
         try await writer.readPromptly { db in
             guard try Int.fetchOne(db.cachedStatement(sql: SQL.isOwnedConversation), arguments: [conversationID, owner.workspaceID, owner.userID, owner.botID]) != nil
             else { return nil }
-            let statement: Statement
-            if let before {
-                statement = try db.cachedStatement(sql: SQL.messageRowsBefore)
-                try statement.setArguments([conversationID, Self.anchorSeq(db, conversationID: conversationID, before: before), limit + 1])
-            } else {
-                statement = try db.cachedStatement(sql: SQL.newestMessageRows)
-                try statement.setArguments([conversationID, limit + 1])
-            }
-            var consumer = consumer
-            var count = 0
-            let rows = try Row.fetchCursor(statement)
-            while try rows.next() != nil {
-                guard count < limit else { return (consumer, true) }
-                consumer.add(try BorrowedMessageRow(statement.sqliteStatement))
-                count += 1
-            }
-            return (consumer, false)
+            return try Self.messages(db, conversationID: conversationID, limit: limit, before: before)
         }
     }
 
@@ -225,8 +201,8 @@ struct SQLiteChatStore: ChatStore {
             }
             let pair = draft.pair(botID: botID, model: model)
             let user = pair.user
-            try user.insertRow(db)
-            try pair.assistant.insertRow(db)
+            try user.insert(db)
+            try pair.assistant.insert(db)
             try db.cachedStatement(
                 sql: """
                     UPDATE conversations

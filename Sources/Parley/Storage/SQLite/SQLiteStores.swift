@@ -204,8 +204,8 @@ struct SQLiteEmbedTokenStore: EmbedTokenStore {
 
     func recordIssued(_ token: EmbedTokenRecord, audit: AuditEvent) async throws {
         try await committer.write { db in
-            try token.insertRow(db)
-            try audit.insertRow(db)
+            try token.insert(db)
+            try audit.insert(db)
         }
     }
 
@@ -292,7 +292,7 @@ extension Page {
 // SQL in cached statements, so no SQL is generated per request (as in `SQLiteChatStore.SQL`).
 
 extension EmbedTokenRecord {
-    private static let byJTI = "SELECT \(selectionSQL) FROM embed_tokens WHERE jti = ?"
+    private static let byJTI = "SELECT * FROM embed_tokens WHERE jti = ?"
 
     static func lookUp(_ db: Database, jti: String) throws -> EmbedTokenRecord? {
         try fetchOne(db.cachedStatement(sql: byJTI), arguments: [jti])
@@ -300,7 +300,7 @@ extension EmbedTokenRecord {
 }
 
 extension WorkspaceRecord {
-    private static let byID = "SELECT \(selectionSQL) FROM workspaces WHERE id = ?"
+    private static let byID = "SELECT * FROM workspaces WHERE id = ?"
 
     static func lookUp(_ db: Database, id: String) throws -> WorkspaceRecord? {
         try fetchOne(db.cachedStatement(sql: byID), arguments: [id])
@@ -308,7 +308,7 @@ extension WorkspaceRecord {
 }
 
 extension BotRecord {
-    private static let byWorkspaceAndID = "SELECT \(selectionSQL) FROM bots WHERE workspace_id = ? AND id = ?"
+    private static let byWorkspaceAndID = "SELECT * FROM bots WHERE workspace_id = ? AND id = ?"
 
     /// The bot, if it belongs to the workspace.
     static func lookUp(_ db: Database, workspaceID: String, botID: String) throws -> BotRecord? {
@@ -317,21 +317,22 @@ extension BotRecord {
 }
 
 extension Stores {
-    /// The SQLite implementation of every store over one database.
-    /// - Parameter committer: batches the small durable writes (issued tokens, chat messages);
-    ///   pass the one the chat store uses, so both share its transactions.
-    /// - Parameter cache: pass the one the chat store uses, whose user erasure must empty it.
+    /// The SQLite implementation of every store over one database, sharing one group committer
+    /// (issued tokens and chat messages commit in the same transactions) and one row cache (which
+    /// the chat store's user erasure empties).
     static func sqlite(_ database: ParleyDatabase, committer: GroupCommitter? = nil, cache: ConfigurationRowCache = ConfigurationRowCache())
         -> Stores
     {
         let writer = database.writer
+        let committer = committer ?? GroupCommitter(writer: writer)
         return Stores(
             workspaces: SQLiteWorkspaceStore(writer: writer, cache: cache),
             bots: SQLiteBotStore(writer: writer, cache: cache),
             credentials: SQLiteCredentialStore(writer: writer, cache: cache),
             signingKeys: SQLiteSigningKeyStore(writer: writer),
-            tokens: SQLiteEmbedTokenStore(writer: writer, committer: committer ?? GroupCommitter(writer: writer), cache: cache),
-            audit: SQLiteAuditStore(writer: writer)
+            tokens: SQLiteEmbedTokenStore(writer: writer, committer: committer, cache: cache),
+            audit: SQLiteAuditStore(writer: writer),
+            chat: SQLiteChatStore(writer: writer, committer: committer, cache: cache)
         )
     }
 }
