@@ -85,6 +85,43 @@ import Testing
         #expect(result.output.contains("PARLEY_PORT"))
     }
 
+    /// The subcommands that only open the database list none of the server's flags, and every
+    /// subcommand has an overview line.
+    @Test func eachSubcommandShowsOnlyItsOwnOptions() throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for command in [["migrate"], ["backup"], ["keys", "rotate"], ["admin", "create-key"]] {
+            let help = try Self.run(Self.binary, command + ["--help"], in: folder).output
+            #expect(help.contains("--data-dir"), "\(command)")
+            for flag in ["--host", "--port", "--public-url", "--allow-private-upstreams"] {
+                #expect(!help.contains(flag), "\(command) lists \(flag)")
+            }
+        }
+        for command in [["admin", "workspaces"], ["admin", "bots"], ["admin", "api-keys"]] {
+            let help = try Self.run(Self.binary, command + ["--help"], in: folder).output
+            let subcommands = help.components(separatedBy: "SUBCOMMANDS:").last ?? ""
+            for line in subcommands.split(separator: "\n") where line.hasPrefix("  ") && !line.contains("help") {
+                #expect(line.split(separator: " ", omittingEmptySubsequences: true).count > 1, "\(command): \(line) has no overview")
+            }
+        }
+    }
+
+    /// A bot without a provider key is refused before anything is sent, unless `--no-key` says so;
+    /// a backup of a folder with no database names the path; an unreachable server names the URL.
+    @Test func operatorMistakesAreNamedAndRefused() throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let environment = ["PARLEY_ADMIN_KEY": "sk_admin_x", "PARLEY_URL": "http://127.0.0.1:9"]
+        let keyless = try Self.run(
+            Self.binary, ["admin", "bots", "create", "--workspace", "w", "--name", "B", "--model", "m"], in: folder, environment: environment)
+        #expect(keyless.status != 0 && keyless.output.contains("--no-key"), "\(keyless.output)")
+        let unreachable = try Self.run(
+            Self.binary, ["admin", "bots", "create", "--workspace", "w", "--name", "B", "--model", "m", "--no-key"], in: folder, environment: environment)
+        #expect(unreachable.status != 0 && unreachable.output.contains("http://127.0.0.1:9/admin/v1/workspaces/w/bots"), "\(unreachable.output)")
+        let backup = try Self.run(Self.binary, ["backup", "--data-dir", "nowhere", "--to", "copy.sqlite"], in: folder)
+        #expect(backup.status != 0 && backup.output.contains(folder.appendingPathComponent("nowhere/parley.sqlite").path), "\(backup.output)")
+    }
+
     /// Starts `parley` with `--port 0` and learns the port from its "listening" log line, so
     /// parallel tests never race for a port.
     static func launch(_ arguments: [String], environment: [String: String] = [:]) async throws -> (process: Process, port: Int) {

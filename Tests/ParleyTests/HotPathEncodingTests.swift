@@ -134,6 +134,36 @@ import Testing
         #expect((decoded["message"] as? [String: Any])?["created_at"] as? String == "2025-12-01T00:00:00Z")
     }
 
+    @Test(arguments: awkwardTexts)
+    func theHistoryPageAndConversationListAreByteForByteWhatJSONEncoderWrites(_ text: String) throws {
+        let times: [Int64] = [0, 999, 1_000, -1, 951_782_400_000, 951_868_799_999, 1_764_547_199_999, 1_764_547_200_123, 4_102_444_799_999]
+        let shapes: [(MessageRole, ReplyStatus?, Int?, String?)] = [
+            (.user, nil, nil, nil), (.assistant, .streaming, nil, nil), (.assistant, .complete, 12, "stop"), (.assistant, .failed, nil, nil),
+            (.assistant, .cancelled, 3, nil), (.assistant, .interrupted, nil, text),
+        ]
+        let messages = times.flatMap { time in
+            shapes.map { role, status, tokens, finish in
+                MessageRecord(
+                    seq: 1, id: "msg_\(time)", conversationId: "conv_\(text)", workspaceId: "ws_1", userId: "u", botId: "bot_1", role: role,
+                    content: text, status: status, finishReason: finish, errorCode: nil, model: "m", inputTokens: tokens,
+                    outputTokens: tokens.map { $0 * 2 }, clientMessageId: nil, replyTo: nil, createdAt: time, updatedAt: time)
+            }
+        }
+        for (page, hasMore) in [(messages, true), (Array(messages.prefix(1)), false), ([], false)] {
+            let encoded = try JSONBody.encoder.encode(MessagePage(data: page.map { MessageView(record: $0) }, hasMore: hasMore))
+            #expect(String(buffer: ChatPageJSON.messages(page, hasMore: hasMore)) == String(decoding: encoded, as: UTF8.self))
+        }
+        let conversations = ([(nil, nil), (text, text), ("t", nil)] as [(String?, String?)]).enumerated().map { index, pair in
+            ConversationRecord(
+                seq: 1, id: "conv_\(text)", workspaceId: "ws_1", userId: "u", botId: "bot_1", title: pair.0, lastMessagePreview: pair.1,
+                createdAt: times[index], updatedAt: times[index + 3])
+        }
+        for (page, cursor) in [(conversations, "c_\(text)"), (conversations, nil), ([], nil)] as [([ConversationRecord], String?)] {
+            let encoded = try JSONBody.encoder.encode(ListBody(data: page.map { ConversationView(record: $0) }, nextCursor: cursor))
+            #expect(String(buffer: ChatPageJSON.conversations(page, nextCursor: cursor)) == String(decoding: encoded, as: UTF8.self))
+        }
+    }
+
     /// Runs of bytes that need no escape are copied whole; an escape must still be found and
     /// written at any offset, next to multi-byte characters too.
     @Test func aStringLiteralEscapesAtEveryOffsetAsJSONEncoderDoes() throws {

@@ -11,6 +11,13 @@ public struct AdminClient: Sendable {
         public var description: String { "HTTP \(status): \(body)" }
     }
 
+    /// No answer at all: the server is down, the URL is wrong, or the connection broke.
+    public struct Unreachable: Error, CustomStringConvertible {
+        public var url: String
+        public var reason: String
+        public var description: String { "cannot reach Parley at \(url): \(reason)" }
+    }
+
     let baseURL: String
     let adminKey: String
     let http: CurlClient
@@ -26,7 +33,8 @@ public struct AdminClient: Sendable {
 
     /// Sends one request and returns the JSON body as pretty-printed text.
     ///
-    /// - Throws: `Failure` with Parley's error body for any answer that is not 2xx.
+    /// - Throws: `Failure` with Parley's error body for any answer that is not 2xx; `Unreachable`,
+    ///   naming the URL, when no answer came.
     public func call(_ method: String, _ path: String, body: [String: Any]? = nil) async throws -> String {
         var headers = [(name: "Authorization", value: "Bearer \(adminKey)")]
         var bytes: [UInt8]?
@@ -34,9 +42,15 @@ public struct AdminClient: Sendable {
             headers.append((name: "Content-Type", value: "application/json"))
             bytes = Array(try JSONSerialization.data(withJSONObject: body))
         }
-        let response = try await http.execute(
-            CurlRequest(url: baseURL + path, method: method, headers: headers, body: bytes, timeouts: .init(firstByte: .seconds(30))))
-        let data = Data(try await response.body.collect(upTo: 16 << 20))
+        let url = baseURL + path
+        let response: CurlResponse
+        let data: Data
+        do {
+            response = try await http.execute(CurlRequest(url: url, method: method, headers: headers, body: bytes, timeouts: .init(firstByte: .seconds(30))))
+            data = Data(try await response.body.collect(upTo: 16 << 20))
+        } catch let error as CurlError {
+            throw Unreachable(url: url, reason: error.description)
+        }
         let text: String
         if let object = try? JSONSerialization.jsonObject(with: data),
             let pretty = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])

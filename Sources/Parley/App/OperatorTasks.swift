@@ -33,10 +33,16 @@ public enum OperatorTasks {
     ///
     /// The copy has mode 0600.
     ///
-    /// - Throws: when `destination` already exists or cannot be created, or SQLite fails.
+    /// - Throws: `ConfigError` naming the path when there is no database to copy, when
+    ///   `destination` already exists or cannot be created; SQLite's error when the copy fails.
     public static func backup(_ config: ParleyConfig, to destination: URL) throws {
         guard !FileManager.default.fileExists(atPath: destination.path) else {
             throw ConfigError(variable: "--to", reason: "\(destination.path) already exists; choose a new file")
+        }
+        guard FileManager.default.fileExists(atPath: config.databaseURL.path) else {
+            throw ConfigError(
+                variable: "PARLEY_DATA_DIR",
+                reason: "there is no database at \(config.databaseURL.path); point --data-dir (or PARLEY_DATA_DIR) at the server's data folder")
         }
         let source = try ParleyDatabase.open(at: config.databaseURL, durability: config.durability, busyTimeout: config.busyTimeout)
         // Every conversation is in the copy: readable by its owner only, as master.key is, and

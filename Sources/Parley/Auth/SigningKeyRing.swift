@@ -111,8 +111,11 @@ actor SigningKeyRing {
             kids.insert(record.kid)
         }
         _ = await fresh.clearDefault()
-        if let newSigner, newSigner.kid != signer?.kid {
+        // Only a change seen while running is news; the first load just names the key.
+        if let newSigner, let signer, newSigner.kid != signer.kid {
             logger.info("embed tokens are now signed with a new key", metadata: ["parley.kid": .string(newSigner.kid)])
+        } else if let newSigner, signer == nil {
+            logger.debug("embed tokens are signed with the stored key", metadata: ["parley.kid": .string(newSigner.kid)])
         }
         collection = fresh
         knownKids = kids

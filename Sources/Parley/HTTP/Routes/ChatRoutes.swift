@@ -52,7 +52,7 @@ struct ChatRoutes {
         let limit = try Validate.limit(request.uri.queryParameters["limit"].map(String.init))
         let page = try await services.chat.conversations(
             owner: owner(context), limit: limit, cursor: request.uri.queryParameters["cursor"].map(String.init))
-        return try JSONBody.response(ListBody(data: page.items.map { ConversationView(record: $0) }, nextCursor: page.nextCursor))
+        return JSONBody.response(json: ChatPageJSON.conversations(page.items, nextCursor: page.nextCursor))
     }
 
     struct TitleBody: Decodable {
@@ -103,7 +103,7 @@ struct ChatRoutes {
                 conversationID: try context.parameters.require("cid"), owner: owner(context), limit: limit,
                 before: request.uri.queryParameters["before"].map(String.init))
         else { throw ParleyError.notFound("No such conversation.") }
-        return try JSONBody.response(MessagePage(data: messages.map { MessageView(record: $0) }, hasMore: hasMore))
+        return JSONBody.response(json: ChatPageJSON.messages(messages, hasMore: hasMore))
     }
 
     struct PostBody: Decodable {
