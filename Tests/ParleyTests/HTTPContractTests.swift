@@ -28,6 +28,22 @@ import Testing
         }
     }
 
+    /// HEAD answers as GET does, headers and all, with no body; an unknown route is a bodiless 404.
+    @Test func headAnswersLikeGetWithoutABody() async throws {
+        try await TestServer().run { api throws in
+            for path in ["/healthz", "/widget.js", "/.well-known/jwks.json"] {
+                let get = try await api.request(.get, path, as: .none)
+                let head = try await api.request(.head, path, as: .none)
+                #expect(get.status == .ok && head.status == .ok, "\(path)")
+                #expect(head.body.isEmpty, "\(path)")
+                #expect(head.headers[.contentType] == get.headers[.contentType], "\(path)")
+                #expect(head.headers[.contentLength] == String(get.body.count), "\(path)")
+            }
+            let missing = try await api.request(.head, "/no/such/route", as: .none)
+            #expect(missing.status == .notFound && missing.body.isEmpty)
+        }
+    }
+
     @Test func unknownRoutesAreJSONNotFound() async throws {
         try await TestServer().run { api throws in
             let response = try await api.request(.get, "/v2/anything", as: .none)

@@ -44,7 +44,7 @@ public func buildApplication(
     let maxConnections = limits.maxConnections ?? ConnectionLimits.connectionCap(forDescriptors: descriptors)
     logger.info("connection limits", metadata: ["parley.open_files": "\(descriptors)", "parley.max_connections": "\(maxConnections)"])
     return Application(
-        router: router,
+        responder: HeadResponder(wrapped: router.buildResponder()),
         server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionDeadlineHandler(limits: limits, logger: logger)])),
         configuration: .init(
             address: .hostname(config.host, port: config.port), serverName: "Parley",
