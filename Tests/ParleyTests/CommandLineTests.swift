@@ -97,11 +97,16 @@ import Testing
                 #expect(!help.contains(flag), "\(command) lists \(flag)")
             }
         }
-        for command in [["admin", "workspaces"], ["admin", "bots"], ["admin", "api-keys"]] {
+        let groups: [([String], [String])] = [
+            (["admin", "workspaces"], ["list", "create"]), (["admin", "bots"], ["list", "show", "create", "update"]),
+            (["admin", "api-keys"], ["list", "create", "revoke"]),
+        ]
+        for (command, subcommands) in groups {
             let help = try Self.run(Self.binary, command + ["--help"], in: folder).output
-            let subcommands = help.components(separatedBy: "SUBCOMMANDS:").last ?? ""
-            for line in subcommands.split(separator: "\n") where line.hasPrefix("  ") && !line.contains("help") {
-                #expect(line.split(separator: " ", omittingEmptySubsequences: true).count > 1, "\(command): \(line) has no overview")
+            let lines = (help.components(separatedBy: "SUBCOMMANDS:").dropFirst().first ?? "").split(separator: "\n")
+            for subcommand in subcommands {
+                let line = lines.first { $0.split(separator: " ").first.map(String.init) == subcommand }
+                #expect((line?.split(separator: " ").count ?? 0) > 1, "\(command) \(subcommand): no overview line in \(help)")
             }
         }
     }

@@ -32,7 +32,7 @@ struct AnthropicAdapter: ProviderAdapter {
             maxTokens: request.maxOutputTokens, metadata: .init(userID: request.endUser),
             system: request.systemPrompt.isEmpty ? nil : request.systemPrompt,
             temperature: request.temperature.map { min($0, 1) })
-        return Array(try JSONEncoder().encode(body))
+        return Array(try JSONBody.encoder.encode(body))
     }
 
     /// A streaming Messages API request; the end user goes in `metadata.user_id`.

@@ -17,7 +17,7 @@ struct OpenAIAdapter: ProviderAdapter {
             model: request.model,
             messages: system + request.messages.map { Body.Message(role: $0.role.rawValue, content: $0.content) },
             maxTokens: request.maxOutputTokens, user: request.endUser, temperature: request.temperature)
-        return Array(try JSONEncoder().encode(body))
+        return Array(try JSONBody.encoder.encode(body))
     }
 
     /// A streaming chat completions request, asking for usage in the last chunk.
