@@ -165,6 +165,46 @@ import TestUpstream
         }
     }
 
+    /// The operator's log says which step failed, so a DNS, firewall or certificate problem is not
+    /// taken for the provider's: the cause goes on every retry line and on the reply's last line.
+    @Test func providerFailuresAreLoggedWithTheirCause() async throws {
+        let overloaded = #"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+        let (_, _, _, statusLogs) = try await reply { _ in .init(status: 529, steps: [.text(overloaded)]) }
+        #expect(statusLogs.contains("provider failed; retrying parley.attempt=1 parley.cause=HTTP 529 overloaded_error"))
+        #expect(statusLogs.contains("reply ended with an error parley.cause=HTTP 529 overloaded_error parley.code=upstream_error"))
+
+        let (_, _, _, stallLogs) = try await reply(
+            { _ in
+                var reply = FakeProvider.openAI(["first"], finish: nil)
+                reply.steps.append(.sleep(.seconds(10)))
+                return reply
+            }, adjust: { $0.upstreamTimeouts.idle = .milliseconds(300) })
+        #expect(stallLogs.contains("parley.cause=response stalled (idle timeout) parley.code=upstream_timeout"))
+
+        // Nothing listens on port 1; a plain-HTTP server spoken to over https fails in TLS; the
+        // .invalid name never resolves.
+        let upstream = ScriptedUpstream { _ in FakeProvider.openAI(["never"]) }
+        try await upstream.run { base in
+            let plain = base.replacingOccurrences(of: "http://", with: "https://")
+            let expected = [
+                ("http://127.0.0.1:1", "parley.cause=TCP connect failed (curl 7: "),
+                (plain, "parley.cause=TLS failed (curl 35: "),
+                ("http://provider.invalid", "parley.cause=DNS resolution failed"),
+            ]
+            for (url, cause) in expected {
+                let server = TestServer()
+                try await server.run { api throws in
+                    let chat = try await ChatFixture.make(api, upstream: url)
+                    let stream = try await chat.streams.post(try await chat.newConversation(), "hi", token: chat.token)
+                    #expect(stream.errorCode == "upstream_error")
+                }
+                let lines = server.logs.text.split(separator: "\n")
+                #expect(lines.contains { $0.hasPrefix("notice provider failed; retrying") && $0.contains(cause) }, "\(url): \(cause)")
+                #expect(lines.contains { $0.hasPrefix("notice reply ended with an error") && $0.contains(cause) && $0.contains("parley.provider_host=") })
+            }
+        }
+    }
+
     /// A provider that answers the streaming request with `application/json` gave its whole reply
     /// (or its error) in one document: it is read as such, not taken for a broken stream.
     @Test func aWholeJSONAnswerIsReadAsTheReplyAndAJSONErrorAsAnError() async throws {

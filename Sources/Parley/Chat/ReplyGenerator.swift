@@ -34,11 +34,13 @@ struct ReplyGenerator: Sendable {
         let text = ReplyText()
         let started = ContinuousClock.now
         var firstText: Duration?
+        var (failureCause, providerHost): (String?, String?) = (nil, nil)
         do {
             run.append(.userMessage, ReplyPayload.UserMessage(message: MessageView(record: pair.user)))
             run.append(.started, ReplyPayload.Started(messageID: message.id, conversationID: message.conversationId, model: bot.model))
             let history = try await store.replyHistory(conversationID: pair.user.conversationId, limit: historyLimit)
             let request = try providerRequest(for: pair, bot: bot, history: history)
+            providerHost = URL(string: request.baseURL)?.host
             _ = lifecycle.receive(.model(request.model))
             flusher.track(text, messageID: run.messageID)
             defer { flusher.forget(messageID: run.messageID) }
@@ -56,6 +58,7 @@ struct ReplyGenerator: Sendable {
                 }
             }
         } catch let error as ProviderFailure {
+            failureCause = error.cause
             _ = lifecycle.receive(.failure(error))
         } catch {
             if !(error is CancellationError) && !run.cancelRequested {
@@ -66,7 +69,12 @@ struct ReplyGenerator: Sendable {
         if run.cancelRequested { _ = lifecycle.receive(.cancelRequested) }
         let outcome = lifecycle.outcome
         if outcome.status == .failed || outcome.status == .interrupted {
-            logger.notice("reply ended with an error", metadata: ["parley.code": "\(outcome.errorCode ?? "")"])
+            logger.notice(
+                "reply ended with an error",
+                metadata: [
+                    "parley.code": "\(outcome.errorCode ?? "")", "parley.cause": "\(failureCause ?? "")",
+                    "parley.provider_host": "\(providerHost ?? "")",
+                ])
         }
         message.content = text.current
         message.updatedAt = clock.nowMilliseconds

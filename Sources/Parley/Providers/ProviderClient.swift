@@ -39,13 +39,20 @@ struct ProviderClient: Sendable {
                 guard !emitted else { throw failure }
                 if failure.code == .upstreamRateLimited, !rateLimitRetried, let wait = failure.retryAfter, wait <= .seconds(5) {
                     rateLimitRetried = true
-                    logger.notice("provider rate-limited; retrying once", metadata: ["parley.retry_after_ms": "\(wait.wholeMilliseconds)"])
+                    logger.notice(
+                        "provider rate-limited; retrying once",
+                        metadata: ["parley.retry_after_ms": "\(wait.wholeMilliseconds)", "parley.cause": "\(failure.cause ?? "")"])
                     try await Task.sleep(for: wait)
                     continue
                 }
                 if failure.retryable, serverRetries < 2 {
                     serverRetries += 1
-                    logger.notice("provider failed; retrying", metadata: ["parley.attempt": "\(serverRetries)", "parley.code": "\(failure.code.rawValue)"])
+                    logger.notice(
+                        "provider failed; retrying",
+                        metadata: [
+                            "parley.attempt": "\(serverRetries)", "parley.code": "\(failure.code.rawValue)",
+                            "parley.cause": "\(failure.cause ?? "")",
+                        ])
                     try await Task.sleep(for: backoff(serverRetries))
                     continue
                 }
@@ -62,9 +69,10 @@ struct ProviderClient: Sendable {
         case .allowed(let pins): resolve = pins
         case .forbidden(let reason):
             logger.warning("provider URL refused", metadata: ["parley.reason": "\(reason)"])
-            throw ProviderFailure.upstream("The provider's address is not allowed.")
+            throw ProviderFailure.upstream("The provider's address is not allowed.", cause: "address refused: \(reason)")
         case .unresolvable:
-            throw ProviderFailure.upstream("The provider's host could not be resolved.", retryable: true)
+            throw ProviderFailure.upstream(
+                "The provider's host could not be resolved.", retryable: true, cause: "DNS resolution failed (no address for the host)")
         }
         let started = ContinuousClock.now
         let response: CurlResponse
@@ -152,6 +160,12 @@ struct ProviderClient: Sendable {
     }
 
     static func failure(for error: CurlError, midStream: Bool = false) -> ProviderFailure {
+        var failure = failureWithoutCause(for: error, midStream: midStream)
+        failure.cause = error.cause
+        return failure
+    }
+
+    private static func failureWithoutCause(for error: CurlError, midStream: Bool) -> ProviderFailure {
         switch error {
         case .connectTimeout:
             return .init(code: .upstreamTimeout, message: "The provider did not accept a connection in time.", retryable: true)
@@ -165,6 +179,23 @@ struct ProviderClient: Sendable {
     }
 
     static func failure(status: Int, body: [UInt8], retryAfter: String?) -> ProviderFailure {
+        var failure = failureWithoutCause(status: status, body: body, retryAfter: retryAfter)
+        failure.cause = ["HTTP \(status)", errorType(in: body)].compactMap { $0 }.joined(separator: " ")
+        return failure
+    }
+
+    /// The provider's own name for its error: `error.type` and `error.code` of an OpenAI or
+    /// Anthropic error body (`invalid_request_error/context_length_exceeded`, `overloaded_error`).
+    static func errorType(in body: [UInt8]) -> String? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body.prefix(64 * 1024))) as? [String: Any],
+            let error = object["error"] as? [String: Any]
+        else { return nil }
+        let names = [error["type"], error["code"]].compactMap { $0 as? String }.filter { !$0.isEmpty }
+        let unique = names.enumerated().filter { !names[..<$0.offset].contains($0.element) }.map(\.element)
+        return unique.isEmpty ? nil : String(unique.joined(separator: "/").prefix(120))
+    }
+
+    private static func failureWithoutCause(status: Int, body: [UInt8], retryAfter: String?) -> ProviderFailure {
         switch status {
         case 401, 403:
             return .init(code: .providerAuthFailed, message: "The provider refused the workspace's API key.")

@@ -76,9 +76,13 @@ struct ProviderFailure: Error, Sendable, Equatable {
     var retryable: Bool = false
     /// The provider's `Retry-After`, for 429.
     var retryAfter: Duration?
+    /// What went wrong, for the operator's log only (never sent to a client): the step that
+    /// failed (DNS, connect, TLS, a timeout and which one) or the HTTP status with the provider's
+    /// error type.
+    var cause: String?
 
-    static func upstream(_ message: String, retryable: Bool = false) -> Self {
-        .init(code: .upstreamError, message: message, retryable: retryable)
+    static func upstream(_ message: String, retryable: Bool = false, cause: String? = nil) -> Self {
+        .init(code: .upstreamError, message: message, retryable: retryable, cause: cause)
     }
 }
 
