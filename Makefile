@@ -22,10 +22,10 @@ release: deps
 
 # Swift tests (live servers on loopback, real SQLite files, the real binary for CLI tests), the
 # interoperability test with a standard JWT library, the README's walk-through as written, the
-# Docker runtime stage's libraries (the system ones the binary links; `make release` checks the release binary itself), schemathesis
-# against /openapi.json, then the pages in headless Chromium (screenshots in
-# test-artifacts/screenshots). One debug build serves them all, which keeps a clean clone's run
-# under ten minutes.
+# Docker runtime stage's libraries (the system ones the binary links; `make release` checks the
+# release binary itself), schemathesis against /openapi.json, a client generated from it running
+# a whole flow, then the pages in headless Chromium (screenshots in test-artifacts/screenshots).
+# One debug build serves them all, which keeps a clean clone's run under ten minutes.
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
@@ -33,6 +33,7 @@ test: deps
 	python3 Tests/readme/test_walkthrough.py
 	python3 Tests/docker/check_runtime_libraries.py $(PARLEY_BIN) docker/Dockerfile Makefile
 	python3 Tests/openapi/run_schemathesis.py $(PARLEY_BIN)
+	python3 Tests/openapi/test_generated_client.py $(PARLEY_BIN)
 	cd Tests/browser && PARLEY_BINARY=$(CURDIR)/$(PARLEY_BIN) python3 -m pytest -q -p no:cacheprovider
 
 # Builds, seeds a demo workspace and serves the chat page at http://127.0.0.1:8080/demo, offline.

@@ -19,8 +19,8 @@ fi
 
 # Python packages for the interoperability tests (a standard JWT library verifying Parley's
 # tokens), the browser tests (Selenium driving Debian's chromium-driver, pytest) and the API
-# fuzzing (schemathesis).
-if ! python3 -c "import jwt, cryptography, selenium, pytest, schemathesis" 2>/dev/null; then
+# fuzzing (schemathesis) and the generated-client test (openapi-python-client).
+if ! python3 -c "import jwt, cryptography, selenium, pytest, schemathesis, openapi_python_client" 2>/dev/null; then
     for requirements in Tests/interop/requirements.txt Tests/browser/requirements.txt Tests/openapi/requirements.txt; do
         python3 -m pip install --quiet --disable-pip-version-check -r "$requirements" \
             || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages -r "$requirements"

@@ -208,6 +208,51 @@ import Testing
         let (refused, _) = try parley(["admin", "api-keys", "create", "--workspace", "acme", "--name", "x", "--scope", "root"])
         #expect(refused.status == 1)
         #expect(refused.standardError.contains("invalid_request"))
+
+        // Bots: list, show, update with a system prompt and a greeting.
+        let botID = try #require(bot["id"] as? String)
+        let (bots, _) = try parley(["admin", "bots", "list", "--workspace", "acme"])
+        #expect(bots.status == 0 && bots.standardOutput.contains(botID), "\(bots.output)")
+        let (updated, changed) = try parley([
+            "admin", "bots", "update", "--workspace", "acme", botID, "--system-prompt", "Answer in French.", "--greeting", "Bonjour !",
+        ])
+        #expect(updated.status == 0, "\(updated.output)")
+        #expect(changed["system_prompt"] as? String == "Answer in French." && changed["greeting"] as? String == "Bonjour !")
+        let (_, shown) = try parley(["admin", "bots", "show", "--workspace", "acme", botID])
+        #expect(shown["system_prompt"] as? String == "Answer in French.")
+        #expect((shown["provider"] as? [String: Any])?["model"] as? String == "gpt-4o-mini", "what update did not name stays")
+
+        // API keys: list (never the secret), revoke, and the revoked key no longer mints.
+        let keyID = try #require(key["id"] as? String)
+        let secret = try #require(key["key"] as? String)
+        let (keys, _) = try parley(["admin", "api-keys", "list", "--workspace", "acme"])
+        #expect(keys.status == 0 && keys.standardOutput.contains(keyID) && !keys.standardOutput.contains(secret), "\(keys.output)")
+        let (revoked, _) = try parley(["admin", "api-keys", "revoke", "--workspace", "acme", keyID])
+        #expect(revoked.status == 0, "\(revoked.output)")
+        let (afterRevoke, _) = try parley(["admin", "api-keys", "list", "--workspace", "acme"])
+        #expect(!afterRevoke.standardOutput.contains(keyID) || afterRevoke.standardOutput.contains("revoked"), "\(afterRevoke.output)")
+    }
+
+    /// "A new key" is logged only when one was made, with the kid that was made.
+    @Test func keyRotationLogsNameTheKeyThatWasMade() throws {
+        let folder = try Self.scratchFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let environment = ["PARLEY_LOG_LEVEL": "info"]
+        let first = try Self.run(Self.binary, ["migrate", "--data-dir", "state"], in: folder, environment: environment)
+        #expect(first.status == 0, "\(first.output)")
+        let again = try Self.run(Self.binary, ["migrate", "--data-dir", "state"], in: folder, environment: environment)
+        #expect(again.status == 0 && !again.output.contains("new key"), "an existing key is not news: \(again.output)")
+
+        let rotated = try Self.run(Self.binary, ["keys", "rotate", "--data-dir", "state"], in: folder, environment: environment)
+        #expect(rotated.status == 0, "\(rotated.output)")
+        let printed = try #require(
+            rotated.standardOutput.split(separator: " ").dropFirst(3).first?.split(separator: ";").first.map(String.init))
+        #expect(printed.hasPrefix("sig_") && rotated.standardOutput.hasPrefix("new signing key \(printed);"))
+        // Whatever it logs names no key but the one it printed (it used to log the old kid).
+        let loggedKids = rotated.standardError.split(separator: " ").filter { $0.hasPrefix("parley.kid=") }
+        #expect(loggedKids.allSatisfy { $0 == "parley.kid=\(printed)" }, "\(rotated.standardError)")
+        let afterwards = try Self.run(Self.binary, ["migrate", "--data-dir", "state"], in: folder, environment: environment)
+        #expect(!afterwards.output.contains("new key"), "\(afterwards.output)")
     }
 
     @Test func rotatedKeysSignNewTokensWhileOldOnesStayValidAndPublished() async throws {

@@ -24,6 +24,9 @@ import Testing
             let csp = try #require(page.headers[.contentSecurityPolicy])
             #expect(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"))
             #expect(page.text.contains("/demo/demo.js"))
+            let head = try await api.request(.head, "/demo", as: .none)
+            #expect(head.status == .ok && head.body.isEmpty, "HEAD-based uptime checks work on the demo page too")
+            #expect(head.headers[.contentSecurityPolicy] == csp && head.headers[.contentLength] == String(page.body.count))
 
             let minted = try await api.request(.post, "/demo/token?visitor=v1", as: .none)
             let token = try #require(minted.string("token"))

@@ -77,6 +77,15 @@ import Testing
             let session = try await api.session(token)
             let userID = try #require((session["user"] as? [String: Any])?["id"] as? String)
             #expect(userID.hasPrefix("anon_"))
+
+            // Generated clients send the JSON content type with an empty body when no field is set.
+            let jsonButEmpty = try await api.request(
+                .post, "/v1/bots/\(tenant.bot)/embed-token", as: .bearer(tenant.key), headers: [.contentType: "application/json"])
+            #expect(jsonButEmpty.status == .ok, "\(jsonButEmpty.text)")
+            let notJSON = try await api.request(
+                .post, "/v1/bots/\(tenant.bot)/embed-token", as: .bearer(tenant.key), rawBody: Data("ttl=60".utf8),
+                headers: [.contentType: "application/x-www-form-urlencoded"])
+            #expect(notJSON.status == .unsupportedMediaType, "a body that is there is still JSON or refused")
         }
     }
 

@@ -10,24 +10,15 @@ Prints "schemathesis: N passed, M failed" and exits non-zero when a pass fails.
 """
 
 import json
-import os
-import secrets
 import shutil
-import socket
-import string
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
+import live_server
+
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def call(base, method, path, key, body=None):
@@ -41,21 +32,10 @@ def call(base, method, path, key, body=None):
 
 def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/parley"
-    admin = "sk_admin_" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     data = tempfile.mkdtemp(prefix="parley-st-")
-    env = dict(os.environ, PARLEY_ADMIN_KEY=admin, PARLEY_DATA_DIR=data, PARLEY_PORT=str(port),
-               PARLEY_LOG_LEVEL="error")
-    server = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, base, admin = live_server.start(binary, "serve", data)
     results = []
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
         workspace = call(base, "POST", "/admin/v1/workspaces", admin, {"name": "Schemathesis"})["id"]
         # A provider nobody listens on: replies fail fast with response.error, which is fine here.
         call(base, "POST", f"/admin/v1/workspaces/{workspace}/bots", admin,

@@ -26,23 +26,28 @@ enum JSONBody {
     ///   `invalid_request` with `param` when a field is missing or of the wrong type.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = RequestLimits.maxBodyBytes) async throws -> T {
         guard isJSON(request.headers[.contentType]) else { throw ParleyError.unsupportedMediaType }
+        return try decode(type, from: try await bytes(of: request, limit: limit))
+    }
+
+    /// Like `decode(_:from:limit:)` for endpoints whose body is optional: a request with no body
+    /// bytes gets `empty`, whatever its `Content-Type` (generated clients send
+    /// `application/json` with an empty body when no field is set).
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, orIfAbsent empty: T) async throws -> T {
+        let data = try await bytes(of: request, limit: RequestLimits.maxBodyBytes)
+        if data.isEmpty { return empty }
+        guard isJSON(request.headers[.contentType]) else { throw ParleyError.unsupportedMediaType }
+        return try decode(type, from: data)
+    }
+
+    private static func bytes(of request: Request, limit: Int) async throws -> Data {
         if let declared = request.headers[.contentLength].flatMap(Int.init), declared > limit {
             throw ParleyError.payloadTooLarge(limit: limit)
         }
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
+            return Data(try await request.body.collect(upTo: limit).readableBytesView)
         } catch is NIOTooManyBytesError {
             throw ParleyError.payloadTooLarge(limit: limit)
         }
-        return try decode(type, from: Data(buffer.readableBytesView))
-    }
-
-    /// Like `decode(_:from:limit:)` for endpoints whose body is optional: a request with neither
-    /// a `Content-Type` nor any body bytes gets `empty`.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request, orIfAbsent empty: T) async throws -> T {
-        let hasBody = request.headers[.contentType] != nil || (request.headers[.contentLength].flatMap(Int.init) ?? 0) > 0
-        return hasBody ? try await decode(type, from: request) : empty
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
