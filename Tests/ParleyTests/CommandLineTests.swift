@@ -24,7 +24,7 @@ import Testing
 
     /// Runs `binary` with `arguments` in `directory` and waits for it.
     static func run(_ binary: URL, _ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> Run {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
@@ -129,8 +129,8 @@ import Testing
 
     /// Starts `parley` with `--port 0` and learns the port from its "listening" log line, so
     /// parallel tests never race for a port.
-    static func launch(_ arguments: [String], environment: [String: String] = [:]) async throws -> (process: Process, port: Int) {
-        let process = Process()
+    static func launch(_ arguments: [String], environment: [String: String] = [:]) async throws -> (process: ChildProcess, port: Int) {
+        let process = ChildProcess()
         process.executableURL = binary
         process.arguments = arguments + ["--port", "0"]
         process.environment = ["PATH": "/usr/bin:/bin", "PARLEY_LOG_LEVEL": "notice"].merging(environment) { $1 }

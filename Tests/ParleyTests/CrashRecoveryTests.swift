@@ -33,7 +33,7 @@ import TestUpstream
         }
     }
 
-    static func startServer(dataDirectory: URL, adminKey: String) async throws -> (process: Process, remote: Remote) {
+    static func startServer(dataDirectory: URL, adminKey: String) async throws -> (process: ChildProcess, remote: Remote) {
         let (process, port) = try await CommandLineTests.launch(
             ["serve", "--data-dir", dataDirectory.path, "--allow-private-upstreams"], environment: ["PARLEY_ADMIN_KEY": adminKey])
         return (process, Remote(base: "http://127.0.0.1:\(port)"))

@@ -36,7 +36,7 @@ import TestUpstream
         }
 
         static func run(_ arguments: String...) async throws {
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: arguments[0])
             process.arguments = Array(arguments.dropFirst())
             try process.run()

@@ -224,13 +224,3 @@ struct Tenant: Sendable {
         return Tenant(workspace: workspace, bot: bot, key: key)
     }
 }
-
-extension Process {
-    /// Waits for the process to end without holding a thread. `waitUntilExit()` blocks one of the
-    /// cooperative pool's threads (two on a 2-core machine), and the in-process test upstreams
-    /// need those threads to send the chunks a stopping server is waiting for.
-    func exited() async {
-        while isRunning { try? await Task.sleep(for: .milliseconds(10)) }
-        waitUntilExit()  // already over: returns at once, with the status recorded
-    }
-}
