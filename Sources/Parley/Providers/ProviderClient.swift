@@ -160,22 +160,19 @@ struct ProviderClient: Sendable {
     }
 
     static func failure(for error: CurlError, midStream: Bool = false) -> ProviderFailure {
-        var failure = failureWithoutCause(for: error, midStream: midStream)
+        var failure: ProviderFailure =
+            switch error {
+            case .connectTimeout:
+                .init(code: .upstreamTimeout, message: "The provider did not accept a connection in time.", retryable: true)
+            case .firstByteTimeout, .idleTimeout, .totalTimeout:
+                .init(code: .upstreamTimeout, message: "The provider stopped answering.")
+            case .transport:
+                .upstream(midStream ? "The connection to the provider broke." : "The provider could not be reached.", retryable: true)
+            case .cancelled, .shutdown:
+                .init(code: .interrupted, message: "The reply was interrupted.")
+            }
         failure.cause = error.cause
         return failure
-    }
-
-    private static func failureWithoutCause(for error: CurlError, midStream: Bool) -> ProviderFailure {
-        switch error {
-        case .connectTimeout:
-            return .init(code: .upstreamTimeout, message: "The provider did not accept a connection in time.", retryable: true)
-        case .firstByteTimeout, .idleTimeout, .totalTimeout:
-            return .init(code: .upstreamTimeout, message: "The provider stopped answering.")
-        case .transport:
-            return .upstream(midStream ? "The connection to the provider broke." : "The provider could not be reached.", retryable: true)
-        case .cancelled, .shutdown:
-            return .init(code: .interrupted, message: "The reply was interrupted.")
-        }
     }
 
     static func failure(status: Int, body: [UInt8], retryAfter: String?) -> ProviderFailure {
@@ -190,9 +187,10 @@ struct ProviderClient: Sendable {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body.prefix(64 * 1024))) as? [String: Any],
             let error = object["error"] as? [String: Any]
         else { return nil }
-        let names = [error["type"], error["code"]].compactMap { $0 as? String }.filter { !$0.isEmpty }
-        let unique = names.enumerated().filter { !names[..<$0.offset].contains($0.element) }.map(\.element)
-        return unique.isEmpty ? nil : String(unique.joined(separator: "/").prefix(120))
+        let type = error["type"] as? String
+        let code = error["code"] as? String
+        let names = [type, code == type ? nil : code].compactMap { $0 }.filter { !$0.isEmpty }
+        return names.isEmpty ? nil : String(names.joined(separator: "/").prefix(120))
     }
 
     private static func failureWithoutCause(status: Int, body: [UInt8], retryAfter: String?) -> ProviderFailure {
